@@ -29,7 +29,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // todo.v1: messages implement `prost::Name`, so `json` can find their descriptors.
     let todo_fds = protox::compile(TODO_PROTOS, [&proto_root])?;
-    std::fs::write(out_dir.join("todo_descriptor.bin"), todo_fds.encode_to_vec())?;
+    std::fs::write(
+        out_dir.join("todo_descriptor.bin"),
+        todo_fds.encode_to_vec(),
+    )?;
     let mut todo_config = prost_build::Config::new();
     todo_config.enable_type_names();
     tonic_prost_build::configure()
@@ -38,7 +41,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Dapr: exactly as the official `dapr` crate generates it.
     let dapr_fds = protox::compile(DAPR_PROTOS, [proto_root.join("dapr")])?;
-    std::fs::write(out_dir.join("dapr_descriptor.bin"), dapr_fds.encode_to_vec())?;
+    std::fs::write(
+        out_dir.join("dapr_descriptor.bin"),
+        dapr_fds.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .generate_default_stubs(true)
         .compile_fds(dapr_fds)?;

@@ -43,7 +43,8 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 
 fn descriptor<M: Name>() -> Result<prost_reflect::MessageDescriptor, JsonError> {
     let name = M::full_name();
-    POOL.get_message_by_name(&name).ok_or(JsonError::UnknownType(name))
+    POOL.get_message_by_name(&name)
+        .ok_or(JsonError::UnknownType(name))
 }
 
 /// Encodes `message` as canonical proto3 JSON.
@@ -52,10 +53,16 @@ fn descriptor<M: Name>() -> Result<prost_reflect::MessageDescriptor, JsonError> 
 /// Fails only for a message type outside `todo.v1`.
 pub fn to_json<M: Message + Name>(message: &M) -> Result<Vec<u8>, JsonError> {
     let descriptor = descriptor::<M>()?;
-    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
-        .map_err(|source| JsonError::Decode { type_name: M::full_name(), source })?;
-    serde_json::to_vec(&dynamic)
-        .map_err(|source| JsonError::Invalid { type_name: M::full_name(), source })
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).map_err(
+        |source| JsonError::Decode {
+            type_name: M::full_name(),
+            source,
+        },
+    )?;
+    serde_json::to_vec(&dynamic).map_err(|source| JsonError::Invalid {
+        type_name: M::full_name(),
+        source,
+    })
 }
 
 /// Decodes proto3 JSON into `M`, ignoring fields it does not know.
@@ -64,12 +71,17 @@ pub fn to_json<M: Message + Name>(message: &M) -> Result<Vec<u8>, JsonError> {
 /// Fails when the JSON is malformed or a field has a value of the wrong kind.
 pub fn from_json<M: Message + Name + Default>(json: &[u8]) -> Result<M, JsonError> {
     let descriptor = descriptor::<M>()?;
-    let invalid = |source| JsonError::Invalid { type_name: M::full_name(), source };
+    let invalid = |source| JsonError::Invalid {
+        type_name: M::full_name(),
+        source,
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let options = DeserializeOptions::new().deny_unknown_fields(false);
     let dynamic = DynamicMessage::deserialize_with_options(descriptor, &mut deserializer, &options)
         .map_err(invalid)?;
     deserializer.end().map_err(invalid)?;
-    M::decode(dynamic.encode_to_vec().as_slice())
-        .map_err(|source| JsonError::Decode { type_name: M::full_name(), source })
+    M::decode(dynamic.encode_to_vec().as_slice()).map_err(|source| JsonError::Decode {
+        type_name: M::full_name(),
+        source,
+    })
 }

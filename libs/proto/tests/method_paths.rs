@@ -3,6 +3,7 @@
 //! reach the handler of the same name. A renamed service or method lands on tonic's
 //! unknown-method answer instead, and the test fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 #![allow(deprecated)] // the Alpha1 twins are deprecated upstream, and still served
 use std::net::SocketAddr;
 
@@ -83,7 +84,9 @@ async fn serve_markers() -> SocketAddr {
     let address = listener.local_addr().unwrap();
     let router = Server::builder()
         .add_service(ours::app_callback_server::AppCallbackServer::new(Marker))
-        .add_service(ours::app_callback_health_check_server::AppCallbackHealthCheckServer::new(Marker))
+        .add_service(
+            ours::app_callback_health_check_server::AppCallbackHealthCheckServer::new(Marker),
+        )
         .add_service(ours::app_callback_alpha_server::AppCallbackAlphaServer::new(Marker))
         .add_service(ours::dapr_server::DaprServer::new(Marker));
     tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
@@ -109,7 +112,9 @@ macro_rules! assert_reaches {
 #[tokio::test]
 async fn the_official_crate_reaches_every_app_callback_method_we_serve() {
     let url = format!("http://{}", serve_markers().await);
-    let mut app = theirs::app_callback_client::AppCallbackClient::connect(url.clone()).await.unwrap();
+    let mut app = theirs::app_callback_client::AppCallbackClient::connect(url.clone())
+        .await
+        .unwrap();
     assert_reaches!(
         app,
         on_invoke,
@@ -121,11 +126,15 @@ async fn the_official_crate_reaches_every_app_callback_method_we_serve() {
         on_job_event,
     );
     let mut health =
-        theirs::app_callback_health_check_client::AppCallbackHealthCheckClient::connect(url.clone())
-            .await
-            .unwrap();
+        theirs::app_callback_health_check_client::AppCallbackHealthCheckClient::connect(
+            url.clone(),
+        )
+        .await
+        .unwrap();
     assert_reaches!(health, health_check);
-    let mut alpha = theirs::app_callback_alpha_client::AppCallbackAlphaClient::connect(url).await.unwrap();
+    let mut alpha = theirs::app_callback_alpha_client::AppCallbackAlphaClient::connect(url)
+        .await
+        .unwrap();
     assert_reaches!(alpha, on_bulk_topic_event_alpha1, on_job_event_alpha1);
 }
 

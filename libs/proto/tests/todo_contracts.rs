@@ -1,6 +1,8 @@
 //! Checks the `todo.v1` contracts as clients see them: the reflection data `grpcurl` reads, and
 //! the canonical proto3 JSON our events travel in.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
+
 use std::collections::BTreeSet;
 
 use prost_reflect::DescriptorPool;
@@ -14,7 +16,11 @@ fn the_reflection_descriptor_set_lists_every_todo_service_and_method() {
     let pool = DescriptorPool::decode(todo_proto::TODO_FILE_DESCRIPTOR_SET).unwrap();
     let methods: BTreeSet<String> = pool
         .services()
-        .flat_map(|s| s.methods().map(|m| m.full_name().to_string()).collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.methods()
+                .map(|m| m.full_name().to_string())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let expected = [
         "todo.v1.TaskService.CreateTask",
@@ -36,7 +42,12 @@ fn the_reflection_descriptor_set_lists_every_todo_service_and_method() {
     ];
     let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
     assert_eq!(methods, expected);
-    let watch = pool.get_service_by_name("todo.v1.SyncService").unwrap().methods().next().unwrap();
+    let watch = pool
+        .get_service_by_name("todo.v1.SyncService")
+        .unwrap()
+        .methods()
+        .next()
+        .unwrap();
     assert!(watch.is_server_streaming(), "WatchTasks streams");
 }
 
@@ -46,11 +57,19 @@ fn every_todo_message_field_and_service_is_documented() {
     let pool = DescriptorPool::decode(todo_proto::TODO_FILE_DESCRIPTOR_SET).unwrap();
     let mut undocumented = Vec::new();
     for file in pool.files().filter(|f| f.package_name() == "todo.v1") {
-        let info = file.file_descriptor_proto().source_code_info.clone().unwrap_or_default();
+        let info = file
+            .file_descriptor_proto()
+            .source_code_info
+            .clone()
+            .unwrap_or_default();
         let documented: BTreeSet<Vec<i32>> = info
             .location
             .iter()
-            .filter(|l| l.leading_comments.as_deref().is_some_and(|c| !c.trim().is_empty()))
+            .filter(|l| {
+                l.leading_comments
+                    .as_deref()
+                    .is_some_and(|c| !c.trim().is_empty())
+            })
             .map(|l| l.path.clone())
             .collect();
         let proto = file.file_descriptor_proto();
@@ -90,7 +109,10 @@ fn sample_event() -> TaskEvent {
         status: TaskStatus::Open as i32,
         priority: Priority::High as i32,
         tags: vec!["errands".into()],
-        due_time: Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 500_000_000 }),
+        due_time: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 500_000_000,
+        }),
         time_zone: "Europe/Paris".into(),
         version: 3,
         ..Default::default()
@@ -101,23 +123,39 @@ fn sample_event() -> TaskEvent {
         user_id: "u-1".into(),
         task_id: task.id.clone(),
         version: 3,
-        occur_time: Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 0 }),
-        actor: Some(Actor { kind: ActorKind::User as i32, id: "u-1".into() }),
-        previous: Some(Task { version: 2, ..task.clone() }),
+        occur_time: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        }),
+        actor: Some(Actor {
+            kind: ActorKind::User as i32,
+            id: "u-1".into(),
+        }),
+        previous: Some(Task {
+            version: 2,
+            ..task.clone()
+        }),
         task: Some(task),
     }
 }
 
 #[test]
 fn task_events_serialize_as_canonical_proto3_json() {
-    let json: serde_json::Value = serde_json::from_slice(&to_json(&sample_event()).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&to_json(&sample_event()).unwrap()).unwrap();
     assert_eq!(json["type"], "TASK_EVENT_TYPE_UPDATED", "enums are names");
     assert_eq!(json["version"], "3", "int64 is a string");
-    assert_eq!(json["occurTime"], "2027-01-15T08:00:00Z", "timestamps are RFC 3339");
+    assert_eq!(
+        json["occurTime"], "2027-01-15T08:00:00Z",
+        "timestamps are RFC 3339"
+    );
     assert_eq!(json["task"]["dueTime"], "2027-01-15T08:00:00.500Z");
     assert_eq!(json["task"]["priority"], "PRIORITY_HIGH");
     assert_eq!(json["actor"]["kind"], "ACTOR_KIND_USER");
-    assert!(json["task"].get("description").is_none(), "default values are omitted");
+    assert!(
+        json["task"].get("description").is_none(),
+        "default values are omitted"
+    );
 }
 
 #[test]
@@ -137,7 +175,10 @@ fn json_of_the_wrong_shape_is_rejected() {
     ];
     for (case, json) in cases {
         let outcome = from_json::<TaskEvent>(json);
-        assert!(matches!(outcome, Err(JsonError::Invalid { .. })), "case {case}: {outcome:?}");
+        assert!(
+            matches!(outcome, Err(JsonError::Invalid { .. })),
+            "case {case}: {outcome:?}"
+        );
     }
 }
 

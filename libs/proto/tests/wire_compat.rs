@@ -9,6 +9,8 @@
 //! fails the coverage check. Enums are checked value by value, and every RPC path we declare is
 //! called with the crate's own clients against our generated servers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
+
 use std::{collections::BTreeSet, fmt::Debug};
 
 use prost::Message;
@@ -157,7 +159,9 @@ where
     let their_value = T::decode(bytes).map_err(|e| format!("their type cannot decode: {e}"))?;
     let (our_debug, their_debug) = (format!("{our_value:?}"), format!("{their_value:?}"));
     if our_debug != their_debug {
-        return Err(format!("fields differ:\n ours:   {our_debug}\n theirs: {their_debug}"));
+        return Err(format!(
+            "fields differ:\n ours:   {our_debug}\n theirs: {their_debug}"
+        ));
     }
     let our_bytes = our_value.encode_to_vec();
     let their_bytes = their_value.encode_to_vec();
@@ -169,7 +173,8 @@ where
             their_bytes.len()
         ));
     }
-    let back = O::decode(their_bytes.as_slice()).map_err(|e| format!("our type cannot decode theirs: {e}"))?;
+    let back = O::decode(their_bytes.as_slice())
+        .map_err(|e| format!("our type cannot decode theirs: {e}"))?;
     if back != our_value {
         return Err("their encoding decodes to a different value of ours".to_string());
     }
@@ -198,7 +203,11 @@ fn scalar_value(field: &FieldDescriptor, salt: u32) -> Value {
         Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::from(n) + 13),
         Kind::Bool => Value::Bool(true),
         Kind::String => Value::String(format!("{}#{}", field.full_name(), salt)),
-        Kind::Bytes => Value::Bytes(format!("bytes:{}#{}", field.full_name(), salt).into_bytes().into()),
+        Kind::Bytes => Value::Bytes(
+            format!("bytes:{}#{}", field.full_name(), salt)
+                .into_bytes()
+                .into(),
+        ),
         Kind::Enum(e) => {
             // The last value, so that it is never the zero default.
             Value::EnumNumber(e.values().last().map(|v| v.number()).unwrap_or(0))
@@ -234,12 +243,17 @@ fn populated(message: &MessageDescriptor, variant: usize, salt: u32) -> DynamicM
             }
         }
         let field_value = if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { unreachable!("a map field is a message") };
+            let Kind::Message(entry) = field.kind() else {
+                unreachable!("a map field is a message")
+            };
             let key = map_key(&entry.map_entry_key_field().kind(), salt);
             let val = scalar_value(&entry.map_entry_value_field(), salt);
             Value::Map([(key, val)].into_iter().collect())
         } else if field.is_list() {
-            Value::List(vec![scalar_value(&field, salt), scalar_value(&field, salt + 100)])
+            Value::List(vec![
+                scalar_value(&field, salt),
+                scalar_value(&field, salt + 100),
+            ])
         } else {
             scalar_value(&field, salt)
         };
@@ -265,19 +279,31 @@ fn every_dapr_message_round_trips_through_the_official_crate_field_by_field() {
         for variant in 0..variant_count(&message) {
             let bytes = populated(&message, variant, 0).encode_to_vec();
             if let Err(reason) = compare_message(message.full_name(), &bytes) {
-                failures.push(format!("{} (variant {variant}): {reason}", message.full_name()));
+                failures.push(format!(
+                    "{} (variant {variant}): {reason}",
+                    message.full_name()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "wire mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "wire mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_dapr_message_we_declare_has_a_wire_check() {
-    let declared: BTreeSet<String> =
-        our_dapr_messages(&dapr_pool()).iter().map(|m| m.full_name().to_string()).collect();
+    let declared: BTreeSet<String> = our_dapr_messages(&dapr_pool())
+        .iter()
+        .map(|m| m.full_name().to_string())
+        .collect();
     let checked: BTreeSet<String> = MESSAGE_PAIRS.iter().map(|s| s.to_string()).collect();
-    assert_eq!(declared, checked, "declared messages and checked messages differ");
+    assert_eq!(
+        declared, checked,
+        "declared messages and checked messages differ"
+    );
 }
 
 #[test]
@@ -291,7 +317,9 @@ fn every_dapr_enum_value_has_the_same_name_and_number_as_the_official_crate() {
     let checked: BTreeSet<String> = ENUM_PAIRS.iter().map(|s| s.to_string()).collect();
     assert_eq!(declared, checked, "declared enums and checked enums differ");
     for full_name in declared {
-        let enum_descriptor = pool.get_enum_by_name(&full_name).expect("declared enum exists");
+        let enum_descriptor = pool
+            .get_enum_by_name(&full_name)
+            .expect("declared enum exists");
         for value in enum_descriptor.values() {
             assert_eq!(
                 their_enum_value_name(&full_name, value.number()).as_deref(),
@@ -307,7 +335,9 @@ fn every_dapr_enum_value_has_the_same_name_and_number_as_the_official_crate() {
 fn the_comparison_fails_for_types_whose_field_numbers_differ() {
     // TopicEventCERequest carries `data` as field 6, where TopicEventRequest has `topic`: the
     // check must report such a pair, or a passing run would prove nothing.
-    let message = dapr_pool().get_message_by_name("dapr.proto.runtime.v1.TopicEventRequest").unwrap();
+    let message = dapr_pool()
+        .get_message_by_name("dapr.proto.runtime.v1.TopicEventRequest")
+        .unwrap();
     let bytes = populated(&message, 0, 0).encode_to_vec();
     let outcome = compare::<
         ours::runtime::v1::TopicEventRequest,

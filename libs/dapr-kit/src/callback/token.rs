@@ -1,0 +1,157 @@
+//! The app API token check: when `APP_API_TOKEN` is set, daprd sends it as `dapr-api-token` on
+//! every call to the app, and the app refuses calls without it (reference §8.2).
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::future::{BoxFuture, FutureExt};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::client::API_TOKEN_HEADER;
+
+/// Paths that stay open without a token: probes from the kubelet and load balancers.
+const OPEN_PATH_PREFIXES: &[&str] = &["/grpc.health.v1.Health/"];
+
+/// Requires the app API token on every gRPC call, when one is configured.
+#[derive(Clone, Debug)]
+pub struct AppTokenLayer {
+    token: Option<Arc<SecretString>>,
+}
+
+impl AppTokenLayer {
+    /// Requires `token`; `None` lets every call through.
+    pub fn new(token: Option<SecretString>) -> Self {
+        Self {
+            token: token.map(Arc::new),
+        }
+    }
+}
+
+impl<S> Layer<S> for AppTokenLayer {
+    type Service = AppTokenService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AppTokenService {
+            inner,
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// The service [`AppTokenLayer`] wraps around the app's router.
+#[derive(Clone, Debug)]
+pub struct AppTokenService<S> {
+    inner: S,
+    token: Option<Arc<SecretString>>,
+}
+
+impl<S, B, ResBody> Service<http::Request<B>> for AppTokenService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>>,
+    ResBody: Default + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if let Some(expected) = &self.token {
+            let open = OPEN_PATH_PREFIXES
+                .iter()
+                .any(|p| request.uri().path().starts_with(p));
+            let presented = request
+                .headers()
+                .get(API_TOKEN_HEADER)
+                .map(|v| v.as_bytes());
+            let accepted = presented
+                .is_some_and(|token| constant_time_eq(token, expected.expose_secret().as_bytes()));
+            if !open && !accepted {
+                tracing::warn!(
+                    path = request.uri().path(),
+                    "call without a valid app api token"
+                );
+                let response =
+                    Status::unauthenticated("missing or invalid dapr-api-token").into_http();
+                return futures::future::ready(Ok(response)).boxed();
+            }
+        }
+        self.inner.call(request).boxed()
+    }
+}
+
+/// Compares without stopping at the first differing byte, so timing does not reveal a prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn request(path: &str, token: Option<&str>) -> http::Request<()> {
+        let mut builder = http::Request::builder().uri(path);
+        if let Some(token) = token {
+            builder = builder.header(API_TOKEN_HEADER, token);
+        }
+        builder.body(()).unwrap()
+    }
+
+    fn grpc_status(response: &http::Response<tonic::body::Body>) -> Option<String> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
+    #[tokio::test]
+    async fn calls_need_the_configured_token_except_health_probes() {
+        let inner = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+        });
+        let service = AppTokenLayer::new(Some(SecretString::from("s3cret"))).layer(inner);
+        let cases = [
+            (
+                "right token",
+                "/todo.v1.TaskService/GetTask",
+                Some("s3cret"),
+                None,
+            ),
+            ("no token", "/todo.v1.TaskService/GetTask", None, Some("16")),
+            (
+                "wrong token",
+                "/todo.v1.TaskService/GetTask",
+                Some("s3cre"),
+                Some("16"),
+            ),
+            ("health probe", "/grpc.health.v1.Health/Check", None, None),
+        ];
+        for (case, path, token, status) in cases {
+            let response = service.clone().oneshot(request(path, token)).await.unwrap();
+            assert_eq!(grpc_status(&response).as_deref(), status, "case: {case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_token_everything_passes() {
+        let inner = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+        });
+        let service = AppTokenLayer::new(None).layer(inner);
+        let response = service.oneshot(request("/x.Y/Z", None)).await.unwrap();
+        assert_eq!(grpc_status(&response), None);
+    }
+}

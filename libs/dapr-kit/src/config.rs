@@ -1,0 +1,242 @@
+//! How an app finds and authenticates to its Dapr sidecar, and how the sidecar authenticates to
+//! the app. Read from the variables daprd's injector and `dapr run` set.
+
+use std::time::Duration;
+
+use http::Uri;
+use secrecy::SecretString;
+
+/// The sidecar's gRPC endpoint, e.g. `http://localhost:50001`; wins over the port.
+pub const ENV_DAPR_GRPC_ENDPOINT: &str = "DAPR_GRPC_ENDPOINT";
+/// The sidecar's gRPC port on localhost.
+pub const ENV_DAPR_GRPC_PORT: &str = "DAPR_GRPC_PORT";
+/// Dapr's default gRPC API port.
+pub const DEFAULT_DAPR_GRPC_PORT: u16 = 50001;
+/// The token the app sends to the sidecar (`dapr-api-token`), if the sidecar requires one.
+pub const ENV_DAPR_API_TOKEN: &str = "DAPR_API_TOKEN";
+/// The token the sidecar sends to the app, which the app then requires on every call.
+pub const ENV_APP_API_TOKEN: &str = "APP_API_TOKEN";
+/// How long startup waits for the sidecar before giving up.
+pub const ENV_DAPR_STARTUP_TIMEOUT_SECONDS: &str = "TODO_DAPR_STARTUP_TIMEOUT_SECONDS";
+/// Default for [`ENV_DAPR_STARTUP_TIMEOUT_SECONDS`].
+pub const DEFAULT_DAPR_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The per-call deadline for calls to the sidecar, unless a request carries a shorter one.
+pub const ENV_DAPR_CALL_TIMEOUT_SECONDS: &str = "TODO_DAPR_CALL_TIMEOUT_SECONDS";
+/// Default for [`ENV_DAPR_CALL_TIMEOUT_SECONDS`]: above the 30 s daprd may wait for its scheduler.
+pub const DEFAULT_DAPR_CALL_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// Where the sidecar is and which tokens guard each direction.
+#[derive(Clone, Debug)]
+pub struct DaprConfig {
+    /// The sidecar's gRPC endpoint.
+    pub endpoint: Uri,
+    /// Sent as `dapr-api-token` on every call to the sidecar.
+    pub api_token: Option<SecretString>,
+    /// Required as `dapr-api-token` on every call from the sidecar to the app.
+    pub app_api_token: Option<SecretString>,
+    /// How long [`crate::DaprClient::connect`] retries before giving up.
+    pub startup_timeout: Duration,
+    /// The deadline of each call to the sidecar.
+    pub call_timeout: Duration,
+}
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl DaprConfig {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// Returns the first variable whose value cannot be used.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can pass a map.
+    ///
+    /// # Errors
+    /// Returns the first variable whose value cannot be used.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let endpoint = match non_empty(lookup(ENV_DAPR_GRPC_ENDPOINT)) {
+            Some(value) => parse_endpoint(&value)?,
+            None => {
+                let port = match non_empty(lookup(ENV_DAPR_GRPC_PORT)) {
+                    Some(value) => value.parse::<u16>().map_err(|e| ConfigError {
+                        variable: ENV_DAPR_GRPC_PORT,
+                        value: value.clone(),
+                        reason: e.to_string(),
+                    })?,
+                    None => DEFAULT_DAPR_GRPC_PORT,
+                };
+                parse_endpoint(&format!("http://127.0.0.1:{port}"))?
+            }
+        };
+        Ok(Self {
+            endpoint,
+            api_token: non_empty(lookup(ENV_DAPR_API_TOKEN)).map(SecretString::from),
+            app_api_token: non_empty(lookup(ENV_APP_API_TOKEN)).map(SecretString::from),
+            startup_timeout: seconds(
+                &lookup,
+                ENV_DAPR_STARTUP_TIMEOUT_SECONDS,
+                DEFAULT_DAPR_STARTUP_TIMEOUT,
+            )?,
+            call_timeout: seconds(
+                &lookup,
+                ENV_DAPR_CALL_TIMEOUT_SECONDS,
+                DEFAULT_DAPR_CALL_TIMEOUT,
+            )?,
+        })
+    }
+
+    /// A configuration for a sidecar at `endpoint` with no tokens, for tests and tools.
+    pub fn for_endpoint(endpoint: Uri) -> Self {
+        Self {
+            endpoint,
+            api_token: None,
+            app_api_token: None,
+            startup_timeout: DEFAULT_DAPR_STARTUP_TIMEOUT,
+            call_timeout: DEFAULT_DAPR_CALL_TIMEOUT,
+        }
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn parse_endpoint(value: &str) -> Result<Uri, ConfigError> {
+    // daprd documents endpoints both with and without a scheme; tonic needs one.
+    let with_scheme = if value.contains("://") {
+        value.to_string()
+    } else {
+        format!("http://{value}")
+    };
+    let uri: Uri = with_scheme
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| ConfigError {
+            variable: ENV_DAPR_GRPC_ENDPOINT,
+            value: value.to_string(),
+            reason: e.to_string(),
+        })?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some() => Ok(uri),
+        _ => Err(ConfigError {
+            variable: ENV_DAPR_GRPC_ENDPOINT,
+            value: value.to_string(),
+            reason: "expected http://host:port (TLS to the sidecar is not supported)".into(),
+        }),
+    }
+}
+
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = non_empty(lookup(variable)) else {
+        return Ok(default);
+    };
+    match value.parse::<u64>() {
+        Ok(0) | Err(_) => Err(ConfigError {
+            variable,
+            value,
+            reason: "expected a whole number of seconds above 0".into(),
+        }),
+        Ok(n) => Ok(Duration::from_secs(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<DaprConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        DaprConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn endpoints_come_from_the_endpoint_then_the_port_then_the_default() {
+        let cases = [
+            ("nothing set", vec![], "http://127.0.0.1:50001/"),
+            (
+                "port",
+                vec![(ENV_DAPR_GRPC_PORT, "50123")],
+                "http://127.0.0.1:50123/",
+            ),
+            (
+                "endpoint wins over port",
+                vec![
+                    (ENV_DAPR_GRPC_ENDPOINT, "http://dapr:4000"),
+                    (ENV_DAPR_GRPC_PORT, "1"),
+                ],
+                "http://dapr:4000/",
+            ),
+            (
+                "endpoint without scheme",
+                vec![(ENV_DAPR_GRPC_ENDPOINT, "localhost:4001")],
+                "http://localhost:4001/",
+            ),
+            (
+                "blank endpoint is unset",
+                vec![(ENV_DAPR_GRPC_ENDPOINT, " ")],
+                "http://127.0.0.1:50001/",
+            ),
+        ];
+        for (case, vars, expected) in cases {
+            let endpoint = config(&vars).unwrap().endpoint;
+            assert_eq!(endpoint.to_string(), expected, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn unusable_values_name_the_variable_and_value() {
+        let cases = [
+            ("port not a number", (ENV_DAPR_GRPC_PORT, "fifty")),
+            ("port out of range", (ENV_DAPR_GRPC_PORT, "70000")),
+            ("tls endpoint", (ENV_DAPR_GRPC_ENDPOINT, "https://dapr:443")),
+            ("zero timeout", (ENV_DAPR_STARTUP_TIMEOUT_SECONDS, "0")),
+            ("negative timeout", (ENV_DAPR_CALL_TIMEOUT_SECONDS, "-3")),
+        ];
+        for (case, (variable, value)) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "case: {case}");
+            let message = error.to_string();
+            assert!(
+                message.contains(variable) && message.contains(value),
+                "case: {case}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_are_read_and_blank_tokens_are_unset() {
+        let with = config(&[(ENV_DAPR_API_TOKEN, "a"), (ENV_APP_API_TOKEN, "b")]).unwrap();
+        assert_eq!(with.api_token.unwrap().expose_secret(), "a");
+        assert_eq!(with.app_api_token.unwrap().expose_secret(), "b");
+        let blank = config(&[(ENV_DAPR_API_TOKEN, "")]).unwrap();
+        assert!(blank.api_token.is_none());
+    }
+
+    #[test]
+    fn tokens_never_appear_in_debug_output() {
+        let with = config(&[(ENV_DAPR_API_TOKEN, "hunter2-secret")]).unwrap();
+        assert!(!format!("{with:?}").contains("hunter2-secret"));
+    }
+}

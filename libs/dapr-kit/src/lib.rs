@@ -1,0 +1,31 @@
+//! `dapr-kit`: everything that knows the Dapr wire, shared by every service.
+//!
+//! - [`client`]: [`DaprClient`], a typed client of the sidecar's gRPC API — state with etags
+//!   and transactions (with the outbox projection), publishing, jobs, secrets, metadata — and
+//!   [`AppChannel`]s that reach other apps through the sidecar in proxy mode.
+//! - [`callback`]: the app side — [`Subscriptions`] answer `ListTopicSubscriptions` and route
+//!   `OnTopicEvent` to typed handlers returning SUCCESS/RETRY/DROP, [`JobHandlers`] serve
+//!   `OnJobEvent` and `OnJobEventAlpha1`, plus the health check and the app-token check.
+//! - [`config`]: where the sidecar is and which tokens guard each direction.
+//! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
+//!   mounts health, reflection and the app-token check, and drains on [`shutdown_signal`].
+//! - [`metrics`]: event and job handling metrics.
+//!
+//! The facts this crate relies on (status codes, envelope fields, quirks) are in
+//! `shared/reference/dapr.md`; each place that depends on one cites its section.
+
+pub mod callback;
+pub mod client;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod runner;
+
+pub use callback::{
+    AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
+    Subscriptions, TopicEvent,
+};
+pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
+pub use config::DaprConfig;
+pub use error::DaprError;
+pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
