@@ -1,0 +1,263 @@
+//! [`LocalDapr`]: one runtime (database, components, pub/sub engine, job scheduler) serving a
+//! sidecar per app instance. Tests start it in-process; the `localdapr` binary wraps it.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    app::{AppInstanceHandle, AppRegistry},
+    components::{AppInstance, ResourceError, Resources},
+    db::{Db, DbError},
+    jobs::Scheduler,
+    pubsub::PubSub,
+    sidecar,
+};
+
+/// How long shutdown waits for deliveries in flight, as daprd does (reference §2.3).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The state every sidecar of this runtime shares.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The database.
+    pub db: Db,
+    /// The components and resiliency policies.
+    pub resources: Resources,
+    /// The app instances.
+    pub apps: AppRegistry,
+    /// The pub/sub engine.
+    pub pubsub: PubSub,
+    /// The job scheduler.
+    pub jobs: Scheduler,
+    /// Cancelled when the runtime shuts down; background loops watch it.
+    pub shutdown: CancellationToken,
+    /// Owns every background task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+}
+
+/// What to start a runtime with.
+#[derive(Clone, Debug)]
+pub struct LocalDaprConfig {
+    /// Where the database lives (`.localdapr/` by default in the binary).
+    pub data_dir: PathBuf,
+    /// The components and resiliency policies.
+    pub resources: Resources,
+}
+
+/// Why localdapr could not start or add an app.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error("cannot open the localdapr database")]
+    Db(#[from] DbError),
+    /// The resources could not be loaded.
+    #[error(transparent)]
+    Resources(#[from] ResourceError),
+    /// A sidecar port could not be bound.
+    #[error("cannot bind the sidecar of {app_id} on {address}")]
+    Bind {
+        /// The app.
+        app_id: String,
+        /// The address.
+        address: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The app description is unusable.
+    #[error("invalid app {app_id}: {reason}")]
+    InvalidApp {
+        /// The app.
+        app_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// App health checking, when enabled (reference §2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// Time between probes.
+    pub interval: Duration,
+    /// How long one probe may take.
+    pub timeout: Duration,
+    /// Consecutive failures before the app counts as unhealthy.
+    pub threshold: u32,
+}
+
+impl Default for HealthCheckSpec {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_millis(500),
+            threshold: 3,
+        }
+    }
+}
+
+/// One app instance to serve a sidecar for.
+#[derive(Clone, Debug)]
+pub struct AppSpec {
+    /// The app id.
+    pub app_id: String,
+    /// The app's gRPC port on 127.0.0.1, if it serves one.
+    pub app_port: Option<u16>,
+    /// Where the sidecar's gRPC API listens; port 0 picks a free port.
+    pub dapr_grpc_address: SocketAddr,
+    /// The token apps must send to this sidecar (`DAPR_API_TOKEN`).
+    pub api_token: Option<String>,
+    /// The token this sidecar sends to the app (`APP_API_TOKEN`).
+    pub app_api_token: Option<String>,
+    /// App health checks, when enabled.
+    pub health_check: Option<HealthCheckSpec>,
+    /// The instance name `{podName}` stands for; defaults to `<app_id>-<serial>`.
+    pub instance_name: Option<String>,
+}
+
+impl AppSpec {
+    /// An app on `app_port` with a sidecar on a free port, no tokens, no health checks.
+    pub fn new(app_id: impl Into<String>, app_port: Option<u16>) -> Self {
+        Self {
+            app_id: app_id.into(),
+            app_port,
+            dapr_grpc_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_token: None,
+            app_api_token: None,
+            health_check: None,
+            instance_name: None,
+        }
+    }
+}
+
+/// A running sidecar.
+#[derive(Clone, Debug)]
+pub struct SidecarHandle {
+    /// Where the sidecar's Dapr gRPC API listens.
+    pub grpc_address: SocketAddr,
+    /// The instance it serves.
+    pub app: Arc<AppInstanceHandle>,
+    stop: CancellationToken,
+}
+
+impl SidecarHandle {
+    /// Resolves once the app port accepted a connection and its subscriptions are active.
+    pub async fn wait_app_connected(&self) {
+        self.app.wait_connected().await;
+    }
+
+    /// Stops this sidecar (the app instance goes away; others keep running).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// An embedded Dapr-compatible runtime.
+#[derive(Clone, Debug)]
+pub struct LocalDapr {
+    runtime: Arc<Runtime>,
+}
+
+impl LocalDapr {
+    /// Opens the database under `config.data_dir` and starts the pub/sub engine and scheduler.
+    ///
+    /// # Errors
+    /// When the database cannot be opened.
+    pub async fn start(config: LocalDaprConfig) -> Result<Self, StartError> {
+        let db = Db::open(&config.data_dir)?;
+        let runtime = Arc::new(Runtime {
+            pubsub: PubSub::new(db.clone()),
+            jobs: Scheduler::new(db.clone()),
+            db,
+            resources: config.resources,
+            apps: AppRegistry::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        crate::state::spawn_expiry_cleanup(&runtime);
+        runtime.pubsub.start(&runtime);
+        runtime.jobs.start(&runtime);
+        tracing::info!(data_dir = %config.data_dir.display(), "localdapr started");
+        Ok(Self { runtime })
+    }
+
+    /// Serves a sidecar for `spec`. In the background it waits for the app port, then reads
+    /// the app's subscriptions once (`ListTopicSubscriptions`) and starts deliveries.
+    ///
+    /// # Errors
+    /// When the sidecar port cannot be bound or the spec is invalid.
+    pub async fn add_app(&self, spec: AppSpec) -> Result<SidecarHandle, StartError> {
+        let invalid = |reason: String| StartError::InvalidApp {
+            app_id: spec.app_id.clone(),
+            reason,
+        };
+        if spec.app_id.is_empty() || spec.app_id.contains("||") {
+            return Err(invalid(
+                "an app id must be non-empty and must not contain ||".into(),
+            ));
+        }
+        let listener = TcpListener::bind(spec.dapr_grpc_address)
+            .await
+            .map_err(|source| StartError::Bind {
+                app_id: spec.app_id.clone(),
+                address: spec.dapr_grpc_address,
+                source,
+            })?;
+        let grpc_address = listener.local_addr().map_err(|source| StartError::Bind {
+            app_id: spec.app_id.clone(),
+            address: spec.dapr_grpc_address,
+            source,
+        })?;
+        let instance = AppInstance {
+            app_id: spec.app_id.clone(),
+            pod_name: spec
+                .instance_name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", spec.app_id, grpc_address.port())),
+        };
+        let app_address = spec
+            .app_port
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
+        let app = Arc::new(
+            AppInstanceHandle::new(instance, app_address, spec.app_api_token.clone())
+                .map_err(|status| invalid(status.message().to_string()))?,
+        );
+        self.runtime.apps.insert(app.clone());
+        let stop = self.runtime.shutdown.child_token();
+        sidecar::serve(&self.runtime, app.clone(), &spec, listener, stop.clone());
+        sidecar::connect_app(&self.runtime, app.clone(), spec.health_check, stop.clone());
+        tracing::info!(app_id = %spec.app_id, %grpc_address, app_port = ?spec.app_port, "sidecar started");
+        Ok(SidecarHandle {
+            grpc_address,
+            app,
+            stop,
+        })
+    }
+
+    /// The shared runtime (for the binary's admin endpoints and for tests).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Stops deliveries (waiting up to [`DRAIN_TIMEOUT`] for those in flight) and job
+    /// triggers, so apps can be stopped next.
+    pub async fn drain(&self) {
+        self.runtime.pubsub.drain(DRAIN_TIMEOUT).await;
+        self.runtime.jobs.stop();
+    }
+
+    /// Drains, then stops every sidecar and background task.
+    pub async fn shutdown(self) {
+        self.drain().await;
+        self.runtime.shutdown.cancel();
+        self.runtime.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.runtime.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within 10s");
+        }
+        tracing::info!("localdapr stopped");
+    }
+}

@@ -1,0 +1,630 @@
+//! State (reference §5): `state.sqlite` stores with app-prefixed keys, opaque etags that change
+//! on every write, first-write and last-write concurrency, TTLs, all-or-nothing transactions,
+//! and the transactional outbox (§5.4), whose messages commit in the same SQLite transaction as
+//! the state — so they are truly atomic here.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use todo_proto::dapr::proto::{
+    common::v1::{self as common, state_options::StateConcurrency},
+    runtime::v1 as dapr,
+};
+use tonic::Status;
+
+use crate::{
+    app::AppInstanceHandle,
+    components::{Component, ComponentKind},
+    db::{DbError, now_millis},
+    pubsub::{
+        OutgoingMessage, PubSub,
+        envelope::{self, EnvelopeInput},
+    },
+    runtime::Runtime,
+    sidecar::TraceHeaders,
+};
+
+/// The state table: one row per key of each store, values kept as the bytes written.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS state (
+    store      TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      BLOB    NOT NULL,
+    etag       TEXT    NOT NULL,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (store, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS state_expiry ON state (expires_at) WHERE expires_at IS NOT NULL;
+";
+
+/// Operation metadata that marks an outbox projection (§5.4).
+const PROJECTION: &str = "outbox.projection";
+/// Item metadata with the time to live.
+const TTL_IN_SECONDS: &str = "ttlInSeconds";
+
+/// What went wrong with a state operation, before it is mapped to daprd's status codes.
+#[derive(Debug, thiserror::Error)]
+enum StateError {
+    #[error("state store is not configured")]
+    NotConfigured,
+    #[error("state store {0} is not found")]
+    StoreNotFound(String),
+    #[error("input key/keyPrefix '{0}' can't contain '||'")]
+    IllegalKey(String),
+    #[error("key is empty")]
+    EmptyKey,
+    #[error("possible etag mismatch. error from state store: etag mismatch for key {0}")]
+    EtagMismatch(String),
+    #[error("invalid etag value {etag} for key {key}")]
+    EtagInvalid { key: String, etag: String },
+    #[error("no item was updated: key {0} exists and first-write concurrency needs an etag")]
+    FirstWriteConflict(String),
+    #[error("invalid ttlInSeconds {0}: expected an integer of -1 or more")]
+    InvalidTtl(String),
+    #[error("operation type {0} not supported")]
+    UnsupportedOperation(String),
+    #[error("outbox projection for key {0} has no upsert of the same key in the transaction")]
+    OrphanProjection(String),
+    #[error("database failure: {0}")]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Db(DbError::Sqlite(error))
+    }
+}
+
+impl StateError {
+    /// The status daprd answers for a failure outside a transaction (§5.2).
+    fn into_status(self, verb: &str, store: &str) -> Status {
+        match self {
+            Self::NotConfigured => Status::failed_precondition(self.to_string()),
+            Self::StoreNotFound(_) | Self::IllegalKey(_) | Self::EmptyKey | Self::InvalidTtl(_) => {
+                Status::invalid_argument(self.to_string())
+            }
+            Self::EtagMismatch(_) => Status::aborted(format!(
+                "failed {verb} state in state store {store}: {self}"
+            )),
+            Self::EtagInvalid { .. } => Status::invalid_argument(format!(
+                "failed {verb} state in state store {store}: {self}"
+            )),
+            other => Status::internal(format!(
+                "failed {verb} state in state store {store}: {other}"
+            )),
+        }
+    }
+
+    /// The status daprd answers for any failure inside `ExecuteStateTransaction`.
+    fn into_transaction_status(self) -> Status {
+        match self {
+            Self::NotConfigured => Status::failed_precondition(self.to_string()),
+            Self::StoreNotFound(_) => Status::invalid_argument(self.to_string()),
+            Self::UnsupportedOperation(_) => Status::unimplemented(self.to_string()),
+            other => Status::internal(format!("error while executing state transaction: {other}")),
+        }
+    }
+}
+
+/// A state store as one app sees it: which component, and how its keys are prefixed.
+struct Store<'a> {
+    component: &'a Component,
+    prefix: Option<String>,
+}
+
+impl<'a> Store<'a> {
+    fn resolve(runtime: &'a Runtime, app_id: &str, name: &str) -> Result<Self, StateError> {
+        let mut stores = runtime
+            .resources
+            .components_of(app_id, ComponentKind::StateSqlite)
+            .peekable();
+        if stores.peek().is_none() {
+            return Err(StateError::NotConfigured);
+        }
+        let component = runtime
+            .resources
+            .component_for(app_id, name)
+            .filter(|c| c.kind == ComponentKind::StateSqlite)
+            .ok_or_else(|| StateError::StoreNotFound(name.to_string()))?;
+        // §5.2: appid (default), name, namespace, none, or a literal prefix.
+        let prefix = match component.raw_metadata("keyPrefix").map(str::trim) {
+            None | Some("") => Some(app_id.to_string()),
+            Some(p) if p.eq_ignore_ascii_case("appid") => Some(app_id.to_string()),
+            Some(p) if p.eq_ignore_ascii_case("name") => Some(component.name.clone()),
+            Some(p) if p.eq_ignore_ascii_case("namespace") => Some(app_id.to_string()),
+            Some(p) if p.eq_ignore_ascii_case("none") => None,
+            Some(p) => Some(p.to_string()),
+        };
+        if let Some(prefix) = &prefix
+            && prefix.contains("||")
+        {
+            return Err(StateError::IllegalKey(prefix.clone()));
+        }
+        Ok(Self { component, prefix })
+    }
+
+    fn name(&self) -> String {
+        self.component.name.clone()
+    }
+
+    fn key(&self, key: &str) -> Result<String, StateError> {
+        if key.is_empty() {
+            return Err(StateError::EmptyKey);
+        }
+        if key.contains("||") {
+            return Err(StateError::IllegalKey(key.to_string()));
+        }
+        Ok(match &self.prefix {
+            Some(prefix) => format!("{prefix}||{key}"),
+            None => key.to_string(),
+        })
+    }
+
+    fn outbox(&self) -> Option<Outbox> {
+        let pubsub = self
+            .component
+            .raw_metadata("outboxPublishPubsub")
+            .filter(|v| !v.is_empty())?;
+        let topic = self
+            .component
+            .raw_metadata("outboxPublishTopic")
+            .filter(|v| !v.is_empty())?;
+        Some(Outbox {
+            pubsub: pubsub.to_string(),
+            topic: topic.to_string(),
+        })
+    }
+}
+
+/// Where the outbox of a store publishes.
+#[derive(Clone, Debug)]
+struct Outbox {
+    pubsub: String,
+    topic: String,
+}
+
+/// One stored row.
+struct Row {
+    value: Vec<u8>,
+    etag: String,
+    expires_at: Option<i64>,
+}
+
+fn read_row(
+    tx: &rusqlite::Connection,
+    store: &str,
+    key: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Row>> {
+    tx.query_row(
+        "SELECT value, etag, expires_at FROM state
+         WHERE store = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        params![store, key, now],
+        |row| {
+            Ok(Row {
+                value: row.get(0)?,
+                etag: row.get(1)?,
+                expires_at: row.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+fn ttl_expiry(metadata: &HashMap<String, String>, now: i64) -> Result<Option<i64>, StateError> {
+    let Some(value) = metadata
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(TTL_IN_SECONDS))
+        .map(|(_, v)| v)
+    else {
+        return Ok(None);
+    };
+    match value.trim().parse::<i64>() {
+        Ok(-1) => Ok(None),
+        Ok(seconds) if seconds >= 0 => Ok(Some(now.saturating_add(seconds.saturating_mul(1000)))),
+        _ => Err(StateError::InvalidTtl(value.clone())),
+    }
+}
+
+fn check_etag(
+    key: &str,
+    current: Option<&Row>,
+    etag: Option<&common::Etag>,
+) -> Result<(), StateError> {
+    let Some(etag) = etag.map(|e| e.value.as_str()).filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    if uuid::Uuid::parse_str(etag).is_err() {
+        return Err(StateError::EtagInvalid {
+            key: key.to_string(),
+            etag: etag.to_string(),
+        });
+    }
+    match current {
+        Some(row) if row.etag == etag => Ok(()),
+        _ => Err(StateError::EtagMismatch(key.to_string())),
+    }
+}
+
+fn is_first_write(options: Option<&common::StateOptions>) -> bool {
+    options.is_some_and(|o| o.concurrency == StateConcurrency::ConcurrencyFirstWrite as i32)
+}
+
+/// Writes one item inside `tx`; returns nothing, the new etag is random.
+fn upsert(
+    tx: &Transaction<'_>,
+    store: &str,
+    key: &str,
+    item: &common::StateItem,
+    now: i64,
+) -> Result<(), StateError> {
+    let current = read_row(tx, store, key, now)?;
+    check_etag(key, current.as_ref(), item.etag.as_ref())?;
+    let has_etag = item.etag.as_ref().is_some_and(|e| !e.value.is_empty());
+    if !has_etag && is_first_write(item.options.as_ref()) && current.is_some() {
+        return Err(StateError::FirstWriteConflict(key.to_string()));
+    }
+    let expires_at = ttl_expiry(&item.metadata, now)?;
+    tx.execute(
+        "INSERT INTO state (store, key, value, etag, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (store, key) DO UPDATE SET value = ?3, etag = ?4, expires_at = ?5, updated_at = ?6",
+        params![store, key, item.value, uuid::Uuid::new_v4().to_string(), expires_at, now],
+    )?;
+    Ok(())
+}
+
+fn delete(
+    tx: &Transaction<'_>,
+    store: &str,
+    key: &str,
+    etag: Option<&common::Etag>,
+    now: i64,
+) -> Result<(), StateError> {
+    let current = read_row(tx, store, key, now)?;
+    check_etag(key, current.as_ref(), etag)?;
+    tx.execute(
+        "DELETE FROM state WHERE store = ?1 AND key = ?2",
+        params![store, key],
+    )?;
+    Ok(())
+}
+
+/// `GetState`: a missing or expired key is an empty response, not an error.
+pub(crate) async fn get_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: dapr::GetStateRequest,
+) -> Result<dapr::GetStateResponse, Status> {
+    let store = Store::resolve(runtime, app_id, &request.store_name)
+        .map_err(|e| e.into_status("getting", &request.store_name))?;
+    let key = store
+        .key(&request.key)
+        .map_err(|e| e.into_status("getting", &request.store_name))?;
+    let name = store.name();
+    let row = runtime
+        .db
+        .call(move |c| Ok::<_, StateError>(read_row(c, &name, &key, now_millis())?))
+        .await
+        .map_err(|e| e.into_status("getting", &request.store_name))?;
+    Ok(match row {
+        Some(row) => dapr::GetStateResponse {
+            metadata: ttl_metadata(row.expires_at),
+            data: row.value,
+            etag: row.etag,
+        },
+        None => dapr::GetStateResponse::default(),
+    })
+}
+
+fn ttl_metadata(expires_at: Option<i64>) -> HashMap<String, String> {
+    expires_at
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .map(|t| {
+            [(
+                "ttlExpireTime".to_string(),
+                t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )]
+            .into()
+        })
+        .unwrap_or_default()
+}
+
+/// `GetBulkState`: one item per key, in the order asked, keys as the app wrote them.
+pub(crate) async fn get_bulk_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: dapr::GetBulkStateRequest,
+) -> Result<dapr::GetBulkStateResponse, Status> {
+    let status = |e: StateError| e.into_status("getting", &request.store_name);
+    let store = Store::resolve(runtime, app_id, &request.store_name).map_err(status)?;
+    let keys: Vec<(String, String)> = request
+        .keys
+        .iter()
+        .map(|k| store.key(k).map(|full| (k.clone(), full)))
+        .collect::<Result<_, _>>()
+        .map_err(status)?;
+    let name = store.name();
+    let items = runtime
+        .db
+        .call(move |c| {
+            let now = now_millis();
+            keys.into_iter()
+                .map(|(key, full)| {
+                    Ok(match read_row(c, &name, &full, now)? {
+                        Some(row) => dapr::BulkStateItem {
+                            key,
+                            metadata: ttl_metadata(row.expires_at),
+                            data: row.value,
+                            etag: row.etag,
+                            error: String::new(),
+                        },
+                        None => dapr::BulkStateItem {
+                            key,
+                            ..Default::default()
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, StateError>>()
+        })
+        .await
+        .map_err(status)?;
+    Ok(dapr::GetBulkStateResponse { items })
+}
+
+/// `SaveState`: each item is written on its own, in order; the first failure stops the rest.
+pub(crate) async fn save_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: dapr::SaveStateRequest,
+) -> Result<(), Status> {
+    let status = |e: StateError| e.into_status("saving", &request.store_name);
+    let store = Store::resolve(runtime, app_id, &request.store_name).map_err(status)?;
+    let items: Vec<(String, common::StateItem)> = request
+        .states
+        .into_iter()
+        .map(|item| store.key(&item.key).map(|full| (full, item)))
+        .collect::<Result<_, _>>()
+        .map_err(status)?;
+    let name = store.name();
+    runtime
+        .db
+        .call(move |c| {
+            for (key, item) in items {
+                let tx = c.transaction()?;
+                upsert(&tx, &name, &key, &item, now_millis())?;
+                tx.commit()?;
+            }
+            Ok::<_, StateError>(())
+        })
+        .await
+        .map_err(status)
+}
+
+/// `DeleteState`.
+pub(crate) async fn delete_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: dapr::DeleteStateRequest,
+) -> Result<(), Status> {
+    let status = |e: StateError| e.into_status("deleting", &request.store_name);
+    let store = Store::resolve(runtime, app_id, &request.store_name).map_err(status)?;
+    let key = store.key(&request.key).map_err(status)?;
+    let name = store.name();
+    let etag = request.etag.clone();
+    runtime
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
+            tx.commit()?;
+            Ok::<_, StateError>(())
+        })
+        .await
+        .map_err(status)
+}
+
+/// `DeleteBulkState`.
+pub(crate) async fn delete_bulk_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: dapr::DeleteBulkStateRequest,
+) -> Result<(), Status> {
+    let status = |e: StateError| e.into_status("deleting", &request.store_name);
+    let store = Store::resolve(runtime, app_id, &request.store_name).map_err(status)?;
+    let items: Vec<(String, Option<common::Etag>)> = request
+        .states
+        .into_iter()
+        .map(|item| store.key(&item.key).map(|full| (full, item.etag)))
+        .collect::<Result<_, _>>()
+        .map_err(status)?;
+    let name = store.name();
+    runtime
+        .db
+        .call(move |c| {
+            for (key, etag) in items {
+                let tx = c.transaction()?;
+                delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
+                tx.commit()?;
+            }
+            Ok::<_, StateError>(())
+        })
+        .await
+        .map_err(status)
+}
+
+/// One validated operation of a transaction.
+enum Operation {
+    Upsert {
+        key: String,
+        item: common::StateItem,
+    },
+    Delete {
+        key: String,
+        etag: Option<common::Etag>,
+    },
+}
+
+/// `ExecuteStateTransaction`: all operations or none; with an outbox, one message per upsert,
+/// committed in the same SQLite transaction.
+pub(crate) async fn execute_transaction(
+    runtime: &Arc<Runtime>,
+    app: &AppInstanceHandle,
+    request: dapr::ExecuteStateTransactionRequest,
+    trace: TraceHeaders,
+) -> Result<(), Status> {
+    let store = Store::resolve(runtime, app.app_id(), &request.store_name)
+        .map_err(StateError::into_transaction_status)?;
+    let outbox = store.outbox();
+    let mut operations = Vec::with_capacity(request.operations.len());
+    let mut projections: HashMap<String, common::StateItem> = HashMap::new();
+    for operation in request.operations {
+        let item = operation.request.unwrap_or_default();
+        let key = store
+            .key(&item.key)
+            .map_err(StateError::into_transaction_status)?;
+        match operation.operation_type.as_str() {
+            "upsert" if is_projection(&item) => {
+                projections.insert(key, item);
+            }
+            "upsert" => operations.push(Operation::Upsert { key, item }),
+            "delete" => operations.push(Operation::Delete {
+                key,
+                etag: item.etag,
+            }),
+            other => {
+                return Err(
+                    StateError::UnsupportedOperation(other.to_string()).into_transaction_status()
+                );
+            }
+        }
+    }
+    let messages = match &outbox {
+        Some(outbox) => {
+            outbox_messages(outbox, app.app_id(), &operations, &mut projections, &trace)
+                .map_err(StateError::into_transaction_status)?
+        }
+        None => Vec::new(),
+    };
+    let name = store.name();
+    let appended = messages.clone();
+    runtime
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_millis();
+            for operation in &operations {
+                match operation {
+                    Operation::Upsert { key, item } => upsert(&tx, &name, key, item, now)?,
+                    Operation::Delete { key, etag } => delete(&tx, &name, key, etag.as_ref(), now)?,
+                }
+            }
+            for message in &appended {
+                PubSub::append_in_transaction(&tx, message)?;
+            }
+            tx.commit()?;
+            Ok::<_, StateError>(())
+        })
+        .await
+        .map_err(|e| {
+            tracing::debug!(app_id = app.app_id(), error = %e, "state transaction failed");
+            e.into_transaction_status()
+        })?;
+    for message in &messages {
+        runtime
+            .pubsub
+            .notify_published(&message.pubsub, &message.topic);
+    }
+    Ok(())
+}
+
+fn is_projection(item: &common::StateItem) -> bool {
+    item.metadata
+        .get(PROJECTION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The outbox message of each upsert (§5.4): the projection's value when there is one, with
+/// the operation's metadata copied into the CloudEvent (except `data` and `id`).
+fn outbox_messages(
+    outbox: &Outbox,
+    app_id: &str,
+    operations: &[Operation],
+    projections: &mut HashMap<String, common::StateItem>,
+    trace: &TraceHeaders,
+) -> Result<Vec<OutgoingMessage>, StateError> {
+    let mut messages = Vec::new();
+    for operation in operations {
+        let Operation::Upsert { key, item } = operation else {
+            continue;
+        };
+        let published = projections.remove(key).unwrap_or_else(|| item.clone());
+        let content_type = published
+            .metadata
+            .get("contentType")
+            .map(String::as_str)
+            .unwrap_or("");
+        let mut event = envelope::build(&EnvelopeInput {
+            id: format!("outbox-{}", uuid::Uuid::new_v4()),
+            source: app_id,
+            topic: &outbox.topic,
+            pubsub_name: &outbox.pubsub,
+            data: &published.value,
+            content_type,
+            trace,
+            now: Utc::now(),
+        });
+        for (name, value) in &published.metadata {
+            if name != "data" && name != "id" {
+                event.insert(name.clone(), serde_json::Value::String(value.clone()));
+            }
+        }
+        // The outbox republishes to its topic, rewriting these two whatever the metadata said.
+        event.insert(
+            "topic".into(),
+            serde_json::Value::String(outbox.topic.clone()),
+        );
+        event.insert(
+            "pubsubname".into(),
+            serde_json::Value::String(outbox.pubsub.clone()),
+        );
+        messages.push(OutgoingMessage {
+            pubsub: outbox.pubsub.clone(),
+            topic: outbox.topic.clone(),
+            envelope: event,
+            partition_key: published.metadata.get("partitionKey").cloned(),
+            metadata: HashMap::new(),
+        });
+    }
+    if let Some(key) = projections.keys().next() {
+        return Err(StateError::OrphanProjection(key.clone()));
+    }
+    Ok(messages)
+}
+
+/// Deletes expired rows now and then; reads already hide them.
+pub(crate) fn spawn_expiry_cleanup(runtime: &Arc<Runtime>) {
+    let db = runtime.db.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.tasks.spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            let deleted = db
+                .call(|c| {
+                    Ok::<_, DbError>(c.execute(
+                        "DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                        params![now_millis()],
+                    )?)
+                })
+                .await;
+            if let Err(error) = deleted {
+                tracing::warn!(%error, "cannot delete expired state");
+            }
+        }
+    });
+}
