@@ -1,0 +1,205 @@
+//! The harness: a localdapr runtime in a temporary directory, and apps attached to it.
+
+#![allow(dead_code)] // each test module uses a different part of the harness
+
+use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+
+use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient as OfficialClient;
+use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscriptions};
+use localdapr::{AppSpec, LocalDapr, LocalDaprConfig, Resources, SidecarHandle};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Components most tests use: a state store whose outbox publishes to `task-events` on
+/// `pubsub`, that pub/sub, and a secret store.
+pub const COMPONENTS: &str = r#"
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "unused-by-localdapr.db"
+    - name: outboxPublishPubsub
+      value: pubsub
+    - name: outboxPublishTopic
+      value: task-events
+    - name: outboxDiscardWhenMissingState
+      value: "true"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: plainstore
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "unused-by-localdapr.db"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.in-memory
+  version: v1
+"#;
+
+/// A runtime in a temporary data directory.
+pub struct TestDapr {
+    pub dapr: LocalDapr,
+    pub data_dir: TempDir,
+    resources: Resources,
+}
+
+impl TestDapr {
+    /// Starts localdapr with the resources in `yaml`.
+    pub async fn start(yaml: &str) -> Self {
+        let mut resources = Resources::default();
+        resources
+            .add_documents(Path::new("test.yaml"), yaml)
+            .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_in(data_dir, resources).await
+    }
+
+    async fn start_in(data_dir: TempDir, resources: Resources) -> Self {
+        todo_telemetry::init_for_tests();
+        let config = LocalDaprConfig {
+            data_dir: data_dir.path().to_path_buf(),
+            resources: resources.clone(),
+        };
+        let dapr = LocalDapr::start(config).await.unwrap();
+        Self {
+            dapr,
+            data_dir,
+            resources,
+        }
+    }
+
+    /// Shuts the runtime down and starts a new one on the same data directory.
+    pub async fn restart(self) -> Self {
+        let Self {
+            dapr,
+            data_dir,
+            resources,
+        } = self;
+        dapr.shutdown().await;
+        Self::start_in(data_dir, resources).await
+    }
+
+    /// A sidecar for `app_id` with no app port: a client-only app.
+    pub async fn client(&self, app_id: &str) -> TestApp {
+        self.attach(AppSpec::new(app_id, None), None).await
+    }
+
+    /// A sidecar for `app_id` and an in-process app serving `callback`; waits until the sidecar
+    /// has read its subscriptions.
+    pub async fn app(&self, app_id: &str, callback: AppCallbackService) -> TestApp {
+        self.app_with(AppSpec::new(app_id, None), callback).await
+    }
+
+    /// As [`TestDapr::app`], with a spec to adjust (tokens, health checks, instance name);
+    /// its `app_port` is set here.
+    pub async fn app_with(&self, mut spec: AppSpec, callback: AppCallbackService) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        spec.app_port = Some(listener.local_addr().unwrap().port());
+        let stop = CancellationToken::new();
+        let router = tonic::transport::Server::builder()
+            .add_routes(callback.clone().into_routes())
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                stop.clone().cancelled_owned(),
+            );
+        tokio::spawn(router);
+        let app = self.attach(spec, Some(stop)).await;
+        wait_until(
+            "the sidecar connects to the app",
+            Duration::from_secs(10),
+            || async { app.sidecar.app.is_connected() },
+        )
+        .await;
+        TestApp {
+            callback: Some(callback),
+            ..app
+        }
+    }
+
+    async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {
+        let api_token = spec.api_token.clone();
+        let sidecar = self.dapr.add_app(spec).await.unwrap();
+        let mut config =
+            DaprConfig::for_endpoint(format!("http://{}", sidecar.grpc_address).parse().unwrap());
+        config.api_token = api_token.map(Into::into);
+        config.startup_timeout = Duration::from_secs(10);
+        let client = DaprClient::connect(&config).await.unwrap();
+        TestApp {
+            client,
+            sidecar,
+            callback: None,
+            app_stop,
+        }
+    }
+}
+
+/// One app instance and its sidecar.
+pub struct TestApp {
+    /// dapr-kit's client of the sidecar.
+    pub client: DaprClient,
+    /// The sidecar.
+    pub sidecar: SidecarHandle,
+    /// The app's callbacks, when it has an app port.
+    pub callback: Option<AppCallbackService>,
+    app_stop: Option<CancellationToken>,
+}
+
+impl TestApp {
+    /// The official `dapr` crate's generated client of this sidecar: a Dapr client we did not
+    /// write.
+    pub async fn official(&self) -> OfficialClient<Channel> {
+        OfficialClient::connect(format!("http://{}", self.sidecar.grpc_address))
+            .await
+            .unwrap()
+    }
+
+    /// The sidecar's address.
+    pub fn sidecar_address(&self) -> SocketAddr {
+        self.sidecar.grpc_address
+    }
+
+    /// Stops the app's server (the sidecar keeps running).
+    pub fn stop_app(&self) {
+        if let Some(stop) = &self.app_stop {
+            stop.cancel();
+        }
+    }
+}
+
+/// A callback service with no subscriptions and no jobs.
+pub fn no_callbacks() -> AppCallbackService {
+    AppCallbackService::new(Subscriptions::new(), JobHandlers::new())
+}
+
+/// Polls `condition` until it holds, failing the test with `description` at `deadline`.
+pub async fn wait_until<F, Fut>(description: &str, deadline: Duration, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < deadline,
+            "timed out waiting until {description}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
