@@ -6,4 +6,6 @@
 
 mod support;
 
+mod invocation_6;
+mod sidecar_8_11;
 mod state_5;

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::{service::RoutesBuilder, transport::Channel};
 
 /// Components most tests use: a state store whose outbox publishes to `task-events` on
 /// `pubsub`, that pub/sub, and a secret store.
@@ -101,6 +101,11 @@ impl TestDapr {
         self.attach(AppSpec::new(app_id, None), None).await
     }
 
+    /// A client-only app described by `spec` (e.g. with an API token).
+    pub async fn client_with(&self, spec: AppSpec) -> TestApp {
+        self.attach(spec, None).await
+    }
+
     /// A sidecar for `app_id` and an in-process app serving `callback`; waits until the sidecar
     /// has read its subscriptions.
     pub async fn app(&self, app_id: &str, callback: AppCallbackService) -> TestApp {
@@ -109,12 +114,25 @@ impl TestDapr {
 
     /// As [`TestDapr::app`], with a spec to adjust (tokens, health checks, instance name);
     /// its `app_port` is set here.
-    pub async fn app_with(&self, mut spec: AppSpec, callback: AppCallbackService) -> TestApp {
+    pub async fn app_with(&self, spec: AppSpec, callback: AppCallbackService) -> TestApp {
+        self.app_serving(spec, callback, |_| {}).await
+    }
+
+    /// As [`TestDapr::app_with`], also serving the services `add` puts on the app's router.
+    pub async fn app_serving(
+        &self,
+        mut spec: AppSpec,
+        callback: AppCallbackService,
+        add: impl FnOnce(&mut RoutesBuilder),
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         spec.app_port = Some(listener.local_addr().unwrap().port());
         let stop = CancellationToken::new();
+        let mut routes = RoutesBuilder::default();
+        callback.clone().add_to(&mut routes);
+        add(&mut routes);
         let router = tonic::transport::Server::builder()
-            .add_routes(callback.clone().into_routes())
+            .add_routes(routes.routes())
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),
                 stop.clone().cancelled_owned(),
