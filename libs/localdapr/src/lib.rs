@@ -12,9 +12,10 @@
 //! - [`secrets`], [`metadata`]: the local file secret store and `GetMetadata` (§11).
 //! - [`components`]: the Component and Resiliency YAML under `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`.
+//! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
 //!
-//! The `localdapr` binary (`src/main.rs`) runs one sidecar (`localdapr sidecar`) or the apps
-//! of a Dapr multi-app run file (`localdapr run -f dapr.yaml`).
+//! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
+//! (`localdapr sidecar`).
 
 pub mod app;
 pub mod components;
@@ -24,6 +25,7 @@ pub mod jobs;
 pub mod metadata;
 mod proxy;
 pub mod pubsub;
+pub mod runner;
 pub mod runtime;
 mod secrets;
 pub mod sidecar;

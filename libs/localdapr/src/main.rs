@@ -1,6 +1,145 @@
-//! The `localdapr` binary. NOT YET IMPLEMENTED: `run -f` and `sidecar` arrive with the runner.
+//! The `localdapr` binary: `localdapr run -f dapr.yaml` starts the apps of a Dapr multi-app run
+//! file, each with its sidecar; `localdapr sidecar` serves one sidecar for an app you start
+//! yourself. Both stop gracefully on Ctrl-C or SIGTERM.
 
-fn main() {
-    eprintln!("localdapr: the command line is not implemented yet");
-    std::process::exit(64);
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use localdapr::{
+    AppSpec, LocalDapr, LocalDaprConfig, Resources,
+    runner::{self, RunFile, RunOptions},
+};
+
+/// An embedded, Dapr-compatible runtime for running and testing Dapr apps on one machine.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every app of a Dapr multi-app run file, each with its own sidecar.
+    Run {
+        /// The run file.
+        #[arg(short = 'f', long = "file", default_value = "dapr.yaml")]
+        file: PathBuf,
+        /// Where localdapr keeps its data (default: `.localdapr` beside the run file).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Serves one sidecar for an app started separately.
+    Sidecar {
+        /// The app id.
+        #[arg(long)]
+        app_id: String,
+        /// The app's gRPC port, if it serves one.
+        #[arg(long)]
+        app_port: Option<u16>,
+        /// The sidecar's gRPC port.
+        #[arg(long, default_value_t = 50001)]
+        dapr_grpc_port: u16,
+        /// Where the components are.
+        #[arg(long, default_value = "dapr-components/local")]
+        resources_path: PathBuf,
+        /// Where localdapr keeps its data.
+        #[arg(long, default_value = ".localdapr")]
+        data_dir: PathBuf,
+        /// The token apps must send (`DAPR_API_TOKEN`).
+        #[arg(long, env = "DAPR_API_TOKEN", hide_env_values = true)]
+        api_token: Option<String>,
+        /// The token sent to the app (`APP_API_TOKEN`).
+        #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
+        app_api_token: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let telemetry = match todo_telemetry::TelemetryConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("localdapr: {error}");
+            return ExitCode::from(64);
+        }
+    };
+    let guard = match todo_telemetry::init("localdapr", &telemetry) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("localdapr: cannot start logging: {error}");
+            return ExitCode::from(70);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Run { file, data_dir } => run(file, data_dir).await,
+        Command::Sidecar {
+            app_id,
+            app_port,
+            dapr_grpc_port,
+            resources_path,
+            data_dir,
+            api_token,
+            app_api_token,
+        } => {
+            let mut spec = AppSpec::new(app_id, app_port);
+            spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], dapr_grpc_port));
+            spec.api_token = api_token;
+            spec.app_api_token = app_api_token;
+            sidecar(spec, resources_path, data_dir).await
+        }
+    };
+    let code = match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("localdapr: {error:#}");
+            ExitCode::FAILURE
+        }
+    };
+    if let Err(error) = guard.shutdown().await {
+        eprintln!("localdapr: cannot flush traces: {error}");
+    }
+    code
+}
+
+async fn run(file: PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let run_file = RunFile::load(&file)?;
+    let resources = Resources::load(&run_file.resources_path)?;
+    let data_dir = data_dir.unwrap_or_else(|| {
+        file.parent()
+            .map(|p| p.join(".localdapr"))
+            .unwrap_or_default()
+    });
+    runner::run(
+        run_file,
+        resources,
+        RunOptions { data_dir },
+        dapr_kit::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn sidecar(spec: AppSpec, resources_path: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {
+    let resources = Resources::load(&resources_path)?;
+    let dapr = LocalDapr::start(LocalDaprConfig {
+        data_dir,
+        resources,
+    })
+    .await?;
+    let handle = dapr
+        .add_app(spec)
+        .await
+        .context("cannot start the sidecar")?;
+    println!(
+        "localdapr: sidecar for {} listening on {}",
+        handle.app.app_id(),
+        handle.grpc_address
+    );
+    dapr_kit::shutdown_signal().await;
+    dapr.shutdown().await;
+    Ok(())
 }

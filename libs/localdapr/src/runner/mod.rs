@@ -1,0 +1,178 @@
+//! `localdapr run -f dapr.yaml`: one runtime, a sidecar per app, and the apps' processes.
+//!
+//! Order, as daprd and `dapr run` do it: sidecars first (their gRPC API is up before the apps
+//! start), then each app with `DAPR_GRPC_PORT` and friends; each sidecar waits for its app
+//! port, reads the subscriptions once and starts deliveries. Nothing is restarted silently:
+//! if an app exits, the run stops and says which app and how. On Ctrl-C or SIGTERM deliveries
+//! drain first, then the apps get SIGTERM, then the sidecars stop.
+
+mod process;
+mod run_file;
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
+
+pub use process::{AppProcess, Launch};
+pub use run_file::{RunApp, RunFile, RunFileError};
+
+use crate::{
+    components::Resources,
+    runtime::{AppSpec, LocalDapr, LocalDaprConfig, StartError},
+};
+
+/// How long an app gets to exit after SIGTERM.
+pub const APP_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The runtime or a sidecar could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// An app's command could not be started.
+    #[error("cannot start app {app_id} ({command:?})")]
+    Spawn {
+        /// The app.
+        app_id: String,
+        /// Its command.
+        command: Vec<String>,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An app exited while the run was up.
+    #[error("app {app_id} exited ({status}); stopping the run")]
+    AppExited {
+        /// The app.
+        app_id: String,
+        /// How it exited.
+        status: String,
+    },
+}
+
+/// Options of a run beyond the run file.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+}
+
+/// Runs the apps of `run_file` until `shutdown` resolves or an app exits.
+///
+/// # Errors
+/// When something cannot start, or an app exits on its own ([`RunError::AppExited`]).
+pub async fn run(
+    run_file: RunFile,
+    resources: Resources,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let dapr = LocalDapr::start(LocalDaprConfig {
+        data_dir: options.data_dir,
+        resources,
+    })
+    .await?;
+    let outcome = run_apps(&dapr, &run_file, shutdown).await;
+    dapr.shutdown().await;
+    outcome
+}
+
+async fn run_apps(
+    dapr: &LocalDapr,
+    run_file: &RunFile,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let tasks = tokio_util::task::TaskTracker::new();
+    let mut processes = Vec::new();
+    let mut sidecars = Vec::new();
+    let mut outcome = Ok(());
+    for app in &run_file.apps {
+        let mut spec = AppSpec::new(app.app_id.clone(), app.app_port);
+        spec.dapr_grpc_address =
+            SocketAddr::from(([127, 0, 0, 1], app.dapr_grpc_port.unwrap_or(0)));
+        spec.api_token = app.env.get("DAPR_API_TOKEN").cloned();
+        spec.app_api_token = app.env.get("APP_API_TOKEN").cloned();
+        spec.health_check = app.health_check;
+        let sidecar = match dapr.add_app(spec).await {
+            Ok(sidecar) => sidecar,
+            Err(error) => {
+                outcome = Err(error.into());
+                break;
+            }
+        };
+        if !app.command.is_empty() {
+            let launch = Launch {
+                app_id: &app.app_id,
+                command: &app.command,
+                dir: &app.app_dir,
+                env: &app.env,
+                app_port: app.app_port,
+                sidecar: sidecar.grpc_address,
+            };
+            match AppProcess::start(&launch, &tasks) {
+                Ok(process) => processes.push(process),
+                Err(source) => {
+                    outcome = Err(RunError::Spawn {
+                        app_id: app.app_id.clone(),
+                        command: app.command.clone(),
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        sidecars.push(sidecar);
+    }
+
+    if outcome.is_ok() {
+        // The futures borrow the processes; the block ends their borrow before stopping them.
+        let all_connected =
+            futures::future::join_all(sidecars.iter().map(|s| s.wait_app_connected()));
+        let any_exited = first_exit(&mut processes);
+        tokio::pin!(shutdown, any_exited);
+        outcome = tokio::select! {
+            () = &mut shutdown => Ok(()),
+            exited = &mut any_exited => Err(exited),
+            _ = all_connected => {
+                tracing::info!(apps = run_file.apps.len(), "all apps are up");
+                tokio::select! {
+                    () = &mut shutdown => Ok(()),
+                    exited = &mut any_exited => Err(exited),
+                }
+            }
+        };
+    }
+
+    if let Err(error) = &outcome {
+        tracing::error!(%error, "stopping the run");
+    } else {
+        tracing::info!("stopping: draining deliveries, then stopping the apps");
+    }
+    dapr.drain().await;
+    for process in processes.iter_mut().rev() {
+        let status = process.stop(APP_STOP_GRACE).await;
+        tracing::info!(app_id = process.app_id, ?status, "app stopped");
+    }
+    for sidecar in &sidecars {
+        sidecar.stop();
+    }
+    tasks.close();
+    tasks.wait().await;
+    outcome
+}
+
+/// Resolves with the first app that exits.
+async fn first_exit(processes: &mut [AppProcess]) -> RunError {
+    if processes.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = processes.iter_mut().map(|p| {
+        Box::pin(async move {
+            let status = p.wait().await;
+            RunError::AppExited {
+                app_id: p.app_id.clone(),
+                status: status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            }
+        })
+    });
+    futures::future::select_all(waits).await.0
+}
