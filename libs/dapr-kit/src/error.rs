@@ -68,12 +68,17 @@ impl DaprError {
     /// Whether the write lost a first-write-wins race: the etag it carried is no longer current.
     ///
     /// `SaveState` and `DeleteState` answer `Aborted`; a transaction answers `Internal` with the
-    /// state store's "possible etag mismatch" error in the message (reference §5.2).
+    /// state store's "possible etag mismatch" error in the message (reference §5.2). A
+    /// first-write without an etag on a key that exists is an etag mismatch in most stores, but
+    /// PostgreSQL v1 reports "no item was updated" instead (§5.2): both count.
     pub fn is_etag_conflict(&self) -> bool {
         match self {
             Self::Call { status, .. } => match status.code() {
                 Code::Aborted => true,
-                Code::Internal => status.message().contains("etag mismatch"),
+                Code::Internal => {
+                    let message = status.message();
+                    message.contains("etag mismatch") || message.contains("no item was updated")
+                }
                 _ => false,
             },
             _ => false,

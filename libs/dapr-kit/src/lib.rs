@@ -6,6 +6,7 @@
 //! - [`callback`]: the app side — [`Subscriptions`] answer `ListTopicSubscriptions` and route
 //!   `OnTopicEvent` to typed handlers returning SUCCESS/RETRY/DROP, [`JobHandlers`] serve
 //!   `OnJobEvent` and `OnJobEventAlpha1`, plus the health check and the app-token check.
+//! - [`caller`]: who is calling — the trusted app and the user it acts for ([`CallerUser`]).
 //! - [`config`]: where the sidecar is and which tokens guard each direction.
 //! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
 //!   mounts health, reflection and the app-token check, and drains on [`shutdown_signal`].
@@ -15,6 +16,7 @@
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
 
 pub mod callback;
+pub mod caller;
 pub mod client;
 pub mod config;
 mod error;
@@ -25,6 +27,7 @@ pub use callback::{
     AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
     Subscriptions, TopicEvent,
 };
+pub use caller::{CallerUser, TrustedCallers};
 pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
 pub use config::DaprConfig;
 pub use error::DaprError;

@@ -30,6 +30,8 @@ pub mod runtime;
 mod secrets;
 pub mod sidecar;
 mod state;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use components::Resources;
 pub use runtime::{

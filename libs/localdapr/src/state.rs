@@ -59,8 +59,6 @@ enum StateError {
     EtagMismatch(String),
     #[error("invalid etag value {etag} for key {key}")]
     EtagInvalid { key: String, etag: String },
-    #[error("no item was updated: key {0} exists and first-write concurrency needs an etag")]
-    FirstWriteConflict(String),
     #[error("invalid ttlInSeconds {0}: expected an integer of -1 or more")]
     InvalidTtl(String),
     #[error("operation type {0} not supported")]
@@ -264,7 +262,9 @@ fn upsert(
     check_etag(key, current.as_ref(), item.etag.as_ref())?;
     let has_etag = item.etag.as_ref().is_some_and(|e| !e.value.is_empty());
     if !has_etag && is_first_write(item.options.as_ref()) && current.is_some() {
-        return Err(StateError::FirstWriteConflict(key.to_string()));
+        // state.sqlite inserts without overwriting and reports a taken key as an etag
+        // mismatch (postgresql v1 differs: "no item was updated", reference §5.2).
+        return Err(StateError::EtagMismatch(key.to_string()));
     }
     let expires_at = ttl_expiry(&item.metadata, now)?;
     tx.execute(

@@ -21,4 +21,20 @@ impl DaprClient {
         interceptor.target_app_id = Some(metadata_value(APP_ID_HEADER, app_id)?);
         Ok(InterceptedService::new(self.channel.clone(), interceptor))
     }
+
+    /// A channel to the app `app_id` whose every call acts for `user_id` (`todo-user-id`); the
+    /// target accepts it only if it trusts this app (see [`crate::caller`]).
+    ///
+    /// # Errors
+    /// [`DaprError::InvalidMetadata`] when `app_id` or `user_id` is not a valid metadata value.
+    pub fn app_channel_for_user(
+        &self,
+        app_id: &str,
+        user_id: &str,
+    ) -> Result<AppChannel, DaprError> {
+        let mut interceptor = self.interceptor.clone();
+        interceptor.target_app_id = Some(metadata_value(APP_ID_HEADER, app_id)?);
+        interceptor.acting_user = Some(metadata_value(crate::caller::USER_ID_HEADER, user_id)?);
+        Ok(InterceptedService::new(self.channel.clone(), interceptor))
+    }
 }

@@ -41,6 +41,7 @@ pub(crate) const APP_ID_HEADER: &str = "dapr-app-id";
 pub struct SidecarInterceptor {
     api_token: Option<AsciiMetadataValue>,
     target_app_id: Option<AsciiMetadataValue>,
+    acting_user: Option<AsciiMetadataValue>,
 }
 
 impl Interceptor for SidecarInterceptor {
@@ -51,6 +52,9 @@ impl Interceptor for SidecarInterceptor {
         }
         if let Some(app_id) = &self.target_app_id {
             metadata.insert(APP_ID_HEADER, app_id.clone());
+        }
+        if let Some(user) = &self.acting_user {
+            metadata.insert(crate::caller::USER_ID_HEADER, user.clone());
         }
         todo_telemetry::propagation::inject_context(metadata);
         Ok(request)
@@ -121,7 +125,7 @@ impl DaprClient {
             .transpose()?;
         let interceptor = SidecarInterceptor {
             api_token,
-            target_app_id: None,
+            ..Default::default()
         };
         let inner = GeneratedClient::with_interceptor(channel.clone(), interceptor.clone());
         Ok(Self {

@@ -145,7 +145,7 @@ async fn s5_2_save_and_delete_status_codes() {
         (
             "first-write without etag on an existing key",
             save("statestore", vec![first_write_no_etag]),
-            Code::Internal,
+            Code::Aborted,
         ),
         (
             "key containing ||",

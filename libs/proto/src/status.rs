@@ -1,0 +1,58 @@
+//! Statuses every service builds the same way, as quickwit-proto keeps its error mapping beside
+//! the protos: an `InvalidArgument` carries a `google.rpc.BadRequest` with one field violation
+//! per problem, so clients (the frontend) can show each message next to its field.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// An `InvalidArgument` status with a `google.rpc.BadRequest` listing `violations` as
+/// `(field path, description)` pairs; the message joins them for people reading logs.
+pub fn invalid_argument<'a>(violations: impl IntoIterator<Item = (&'a str, &'a str)>) -> Status {
+    let violations: Vec<(&str, &str)> = violations.into_iter().collect();
+    let message = violations
+        .iter()
+        .map(|(field, description)| format!("{field}: {description}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut details = ErrorDetails::new();
+    for (field, description) in &violations {
+        details.add_bad_request_violation(*field, *description);
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// The `(field path, description)` pairs of a status built by [`invalid_argument`].
+pub fn field_violations(status: &Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_travel_as_bad_request_details() {
+        let status = invalid_argument([("title", "must not be blank"), ("tags[2]", "too long")]);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            status.message(),
+            "title: must not be blank; tags[2]: too long"
+        );
+        assert_eq!(
+            field_violations(&status),
+            [
+                ("title".to_string(), "must not be blank".to_string()),
+                ("tags[2]".into(), "too long".into())
+            ]
+        );
+    }
+}

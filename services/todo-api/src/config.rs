@@ -1,0 +1,146 @@
+//! Every knob of todo-api, read from the environment once and validated before anything binds.
+
+use std::{net::SocketAddr, time::Duration};
+
+use dapr_kit::{DaprConfig, TrustedCallers, config::ConfigError};
+
+/// The gRPC port daprd calls (`dapr run` sets it).
+pub const ENV_APP_PORT: &str = "APP_PORT";
+/// Default for [`ENV_APP_PORT`].
+pub const DEFAULT_APP_PORT: u16 = 7001;
+/// The admin port: `/metrics`, `/healthz`, `/readyz`.
+pub const ENV_ADMIN_PORT: &str = "TODO_ADMIN_PORT";
+/// Default for [`ENV_ADMIN_PORT`].
+pub const DEFAULT_ADMIN_PORT: u16 = todo_telemetry::DEFAULT_ADMIN_PORT;
+/// The Dapr state store holding the task buckets.
+pub const ENV_STATE_STORE: &str = "TODO_STATE_STORE";
+/// Default for [`ENV_STATE_STORE`].
+pub const DEFAULT_STATE_STORE: &str = "statestore";
+/// The app ids allowed to act for users, comma-separated.
+pub const ENV_TRUSTED_CALLERS: &str = "TODO_TRUSTED_CALLERS";
+/// Default for [`ENV_TRUSTED_CALLERS`].
+pub const DEFAULT_TRUSTED_CALLERS: &str = "gateway,recurring";
+/// The Dapr secret store holding the suite's keys.
+pub const ENV_SECRET_STORE: &str = "TODO_SECRET_STORE";
+/// Default for [`ENV_SECRET_STORE`].
+pub const DEFAULT_SECRET_STORE: &str = "secretstore";
+/// The secret (in that store) holding `page-token-key`.
+pub const ENV_SECRET_NAME: &str = "TODO_SECRET_NAME";
+/// Default for [`ENV_SECRET_NAME`].
+pub const DEFAULT_SECRET_NAME: &str = "todo-suite";
+/// How long in-flight calls may take to finish after SIGTERM.
+pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
+/// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// todo-api's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the gRPC API listens (0.0.0.0, so daprd can reach it in a pod).
+    pub app_address: SocketAddr,
+    /// Where the admin endpoints listen.
+    pub admin_address: SocketAddr,
+    /// The sidecar and its tokens.
+    pub dapr: DaprConfig,
+    /// The state store of the task buckets.
+    pub state_store: String,
+    /// Who may act for users.
+    pub trusted_callers: TrustedCallers,
+    /// The secret store.
+    pub secret_store: String,
+    /// The secret with the page-token key.
+    pub secret_name: String,
+    /// The drain period.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used, named with its value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests pass a map.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used, named with its value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let port = |variable: &'static str, default: u16| match get(variable) {
+            None => Ok(default),
+            Some(value) => value.trim().parse::<u16>().map_err(|e| ConfigError {
+                variable,
+                value: value.clone(),
+                reason: e.to_string(),
+            }),
+        };
+        let trusted = get(ENV_TRUSTED_CALLERS).unwrap_or_else(|| DEFAULT_TRUSTED_CALLERS.into());
+        let trusted_callers = TrustedCallers::parse(&trusted).ok_or_else(|| ConfigError {
+            variable: ENV_TRUSTED_CALLERS,
+            value: trusted.clone(),
+            reason: "names no app".into(),
+        })?;
+        let shutdown_grace = match get(ENV_SHUTDOWN_GRACE_SECONDS) {
+            None => DEFAULT_SHUTDOWN_GRACE,
+            Some(value) => Duration::from_secs(value.trim().parse().map_err(|_| ConfigError {
+                variable: ENV_SHUTDOWN_GRACE_SECONDS,
+                value: value.clone(),
+                reason: "expected a whole number of seconds".into(),
+            })?),
+        };
+        Ok(Self {
+            app_address: SocketAddr::from(([0, 0, 0, 0], port(ENV_APP_PORT, DEFAULT_APP_PORT)?)),
+            admin_address: SocketAddr::from((
+                [0, 0, 0, 0],
+                port(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
+            )),
+            dapr: DaprConfig::from_lookup(&lookup)?,
+            state_store: get(ENV_STATE_STORE).unwrap_or_else(|| DEFAULT_STATE_STORE.into()),
+            trusted_callers,
+            secret_store: get(ENV_SECRET_STORE).unwrap_or_else(|| DEFAULT_SECRET_STORE.into()),
+            secret_name: get(ENV_SECRET_NAME).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            shutdown_grace,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<_, _> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_work_under_localdapr() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.app_address.port(), DEFAULT_APP_PORT);
+        assert_eq!(config.admin_address.port(), 9464);
+        assert_eq!(config.state_store, "statestore");
+        assert_eq!(config.trusted_callers.app_ids(), ["gateway", "recurring"]);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            (ENV_APP_PORT, "http"),
+            (ENV_ADMIN_PORT, "99999"),
+            (ENV_TRUSTED_CALLERS, ","),
+            (ENV_SHUTDOWN_GRACE_SECONDS, "soon"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "case {variable}");
+        }
+    }
+}

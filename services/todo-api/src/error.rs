@@ -1,0 +1,157 @@
+//! todo-api's errors and their one mapping to gRPC statuses. Internal causes are logged here,
+//! once, and never sent to the client.
+
+use todo_core::{TransitionError, ValidationError, VersionMismatch};
+use tonic::Status;
+
+use crate::store::StoreError;
+
+/// Why a task operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request breaks a rule; every violation is listed.
+    #[error("invalid request")]
+    Validation(#[from] ValidationError),
+    /// No such task for this user (another user's task included).
+    #[error("task {task_id} not found")]
+    NotFound {
+        /// The id asked for.
+        task_id: String,
+    },
+    /// The client's expected version is stale.
+    #[error(transparent)]
+    VersionMismatch(#[from] VersionMismatch),
+    /// The task is not in a state that allows the change.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The user already has the most tasks allowed.
+    #[error("a user may have at most {limit} tasks")]
+    TooManyTasks {
+        /// The limit.
+        limit: usize,
+    },
+    /// The bucket kept changing under us.
+    #[error("gave up after {attempts} conflicting writes")]
+    Contention {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    /// The state store failed.
+    #[error("task storage failed")]
+    Store(#[source] StoreError),
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Validation(validation) => todo_proto::status::invalid_argument(
+                validation
+                    .violations
+                    .iter()
+                    .map(|v| (v.field.as_str(), v.description.as_str())),
+            ),
+            Error::NotFound { .. } => Status::not_found(error.to_string()),
+            Error::VersionMismatch(_) => Status::aborted(error.to_string()),
+            Error::Transition(_) => Status::failed_precondition(error.to_string()),
+            Error::TooManyTasks { .. } => Status::resource_exhausted(error.to_string()),
+            Error::Contention { .. } => {
+                Status::aborted("the task list is changing too fast; retry the request")
+            }
+            Error::PermissionDenied(reason) => Status::permission_denied(reason),
+            Error::Store(store) => {
+                let transient = matches!(&store, StoreError::Dapr(dapr) if dapr.is_transient());
+                tracing::error!(error = %error_chain(&store), "task storage failed");
+                if transient {
+                    Status::unavailable("task storage is unavailable; retry later")
+                } else {
+                    Status::internal("internal error")
+                }
+            }
+        }
+    }
+}
+
+/// The error and its sources, for the one log line that explains an internal failure.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_its_grpc_code() {
+        let cases = [
+            (
+                "validation",
+                Error::Validation(ValidationError::single("title", "blank")),
+                Code::InvalidArgument,
+            ),
+            (
+                "not found",
+                Error::NotFound {
+                    task_id: "t".into(),
+                },
+                Code::NotFound,
+            ),
+            (
+                "stale version",
+                Error::VersionMismatch(VersionMismatch {
+                    task_id: "t".into(),
+                    expected: 1,
+                    actual: 2,
+                }),
+                Code::Aborted,
+            ),
+            (
+                "already completed",
+                Error::Transition(TransitionError::AlreadyCompleted {
+                    task_id: "t".into(),
+                }),
+                Code::FailedPrecondition,
+            ),
+            (
+                "limit",
+                Error::TooManyTasks { limit: 10_000 },
+                Code::ResourceExhausted,
+            ),
+            (
+                "contention",
+                Error::Contention { attempts: 3 },
+                Code::Aborted,
+            ),
+            (
+                "forbidden",
+                Error::PermissionDenied("no"),
+                Code::PermissionDenied,
+            ),
+        ];
+        for (case, error, code) in cases {
+            assert_eq!(Status::from(error).code(), code, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn validation_errors_carry_field_paths() {
+        let status = Status::from(Error::Validation(ValidationError::single(
+            "tags[1]", "too long",
+        )));
+        assert_eq!(
+            todo_proto::status::field_violations(&status),
+            [("tags[1]".to_string(), "too long".to_string())]
+        );
+    }
+}

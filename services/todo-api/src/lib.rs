@@ -1,0 +1,25 @@
+//! `todo-api`: serves `todo.v1.TaskService`. Tasks live in per-user bucket documents in the
+//! Dapr state store; every change is one state transaction that also publishes its `TaskEvent`
+//! through Dapr's outbox (ARCHITECTURE.md, "Task storage").
+//!
+//! - [`config`]: `Config::from_env`, every knob validated.
+//! - [`server`]: connects to the sidecar and serves with dapr-kit's app runner.
+//! - `handlers`: `TaskApi`, the generated-trait impl: caller check, proto in, proto out.
+//! - `tasks`: the operations — read, apply a `todo-core` transition, commit, retry on conflict.
+//! - `store`: the bucket documents and the transaction with the outbox projection.
+//! - `error`: the errors and their single mapping to gRPC statuses.
+//! - [`metrics`]: change and conflict counters.
+//!
+//! Only the gateway (for users) and recurring (for a series' owner) may call it; any other app
+//! gets `PermissionDenied`.
+
+pub mod config;
+mod error;
+mod handlers;
+pub mod metrics;
+pub mod server;
+mod store;
+mod tasks;
+
+pub use config::Config;
+pub use handlers::TaskApi;

@@ -1,0 +1,100 @@
+//! Startup: connect to the sidecar, read the page-token key, and serve `TaskService` with
+//! dapr-kit's app runner until shutdown.
+
+use std::future::Future;
+
+use dapr_kit::{
+    AppCallbackService, AppListeners, AppServer, DaprClient, DaprError, JobHandlers, RunError,
+    Subscriptions,
+};
+use secrecy::ExposeSecret;
+use todo_core::PageTokenKey;
+use todo_proto::todo::v1::task_service_server::TaskServiceServer;
+
+use crate::{Config, handlers::TaskApi, store::TaskStore, tasks::Tasks};
+
+/// The key of the page-token secret inside the suite's secret.
+pub const PAGE_TOKEN_KEY: &str = "page-token-key";
+
+/// Why todo-api could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The sidecar could not be reached, or refused a startup call.
+    #[error("dapr sidecar unavailable at startup")]
+    Dapr(#[from] DaprError),
+    /// The page-token key is missing from the secret store.
+    #[error(
+        "secret {secret} in secret store {store} has no {key}; create it (just up does, locally)"
+    )]
+    MissingSecret {
+        /// The store.
+        store: String,
+        /// The secret.
+        secret: String,
+        /// The key inside it.
+        key: &'static str,
+    },
+    /// The page-token key is too weak.
+    #[error("{key} in secret {secret} is unusable: {reason}")]
+    WeakSecret {
+        /// The secret.
+        secret: String,
+        /// The key inside it.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Serving failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Serves todo-api on `listeners` until `shutdown` resolves.
+///
+/// # Errors
+/// When the sidecar or the page-token secret is unavailable, or serving fails.
+pub async fn run(
+    config: Config,
+    listeners: AppListeners,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let dapr = DaprClient::connect(&config.dapr).await?;
+    let page_tokens = page_token_key(&dapr, &config).await?;
+    crate::metrics::describe();
+    let tasks = Tasks::new(
+        TaskStore::new(dapr, config.state_store.clone()),
+        page_tokens,
+    );
+    let api = TaskApi::new(tasks, config.trusted_callers.clone());
+    AppServer::new()
+        .grpc_service(TaskServiceServer::new(api))
+        .app_callback(AppCallbackService::new(
+            Subscriptions::new(),
+            JobHandlers::new(),
+        ))
+        .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
+        .app_token(config.dapr.app_api_token.clone())
+        .shutdown_grace(config.shutdown_grace)
+        .run(listeners, shutdown)
+        .await?;
+    Ok(())
+}
+
+async fn page_token_key(dapr: &DaprClient, config: &Config) -> Result<PageTokenKey, ServerError> {
+    let secret = dapr
+        .get_secret(&config.secret_store, &config.secret_name)
+        .await?;
+    let missing = || ServerError::MissingSecret {
+        store: config.secret_store.clone(),
+        secret: config.secret_name.clone(),
+        key: PAGE_TOKEN_KEY,
+    };
+    let value = secret.get(PAGE_TOKEN_KEY).ok_or_else(missing)?;
+    PageTokenKey::new(value.expose_secret().as_bytes().to_vec()).map_err(|error| {
+        ServerError::WeakSecret {
+            secret: config.secret_name.clone(),
+            key: PAGE_TOKEN_KEY,
+            reason: error.to_string(),
+        }
+    })
+}

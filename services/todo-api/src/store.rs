@@ -1,0 +1,186 @@
+//! The task buckets in the Dapr state store (ARCHITECTURE.md, "Task storage").
+//!
+//! A user's tasks live in [`BUCKET_COUNT`] bucket documents (`tasks-<user>-<b>`), each one
+//! protobuf `TaskBucket` holding the full tasks of its slice. A change is one
+//! `ExecuteStateTransaction` of two operations: the upsert of the bucket it changes, guarded by
+//! the etag it read (first-write-wins), and the outbox projection of the same key carrying the
+//! `TaskEvent` as JSON, which Dapr publishes to `task-events` atomically with the write.
+
+use dapr_kit::{DaprClient, DaprError, Etag, StateOperation};
+use prost::Message;
+use todo_core::{
+    ids::{TaskId, UserId},
+    limits::{BUCKET_COUNT, all_bucket_keys, bucket_key_for_task},
+};
+use todo_proto::todo::v1::{Task, TaskEvent};
+
+/// The stored form of a bucket.
+#[derive(Clone, PartialEq, Message)]
+struct TaskBucket {
+    /// The tasks of this slice, in insertion order.
+    #[prost(message, repeated, tag = "1")]
+    tasks: Vec<Task>,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The sidecar or the store failed.
+    #[error("state store call failed")]
+    Dapr(#[from] DaprError),
+    /// A bucket holds bytes that are not a `TaskBucket`.
+    #[error("bucket {key} is corrupt")]
+    Corrupt {
+        /// The bucket key.
+        key: String,
+        /// Why it does not decode.
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// The event could not be encoded as JSON.
+    #[error("cannot encode the task event")]
+    Json(#[from] todo_proto::json::JsonError),
+}
+
+impl StoreError {
+    /// Whether the bucket changed since it was read (another writer won).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Dapr(error) if error.is_etag_conflict())
+    }
+}
+
+/// One bucket as read: its tasks and the etag to write it back with.
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    /// The bucket key.
+    pub key: String,
+    /// The version read; `None` for a bucket that does not exist yet.
+    pub etag: Option<Etag>,
+    /// Its tasks.
+    pub tasks: Vec<Task>,
+}
+
+impl Bucket {
+    /// The task `id`, if this bucket has it.
+    pub fn find(&self, id: &TaskId) -> Option<&Task> {
+        let id = id.to_string();
+        self.tasks.iter().find(|t| t.id == id)
+    }
+}
+
+/// Reads and writes task buckets through the sidecar.
+#[derive(Clone, Debug)]
+pub struct TaskStore {
+    dapr: DaprClient,
+    store: String,
+}
+
+impl TaskStore {
+    /// A store over the Dapr state store `store`.
+    pub fn new(dapr: DaprClient, store: impl Into<String>) -> Self {
+        Self {
+            dapr,
+            store: store.into(),
+        }
+    }
+
+    /// Reads the bucket that holds (or will hold) task `id` of `user`.
+    ///
+    /// # Errors
+    /// A sidecar failure or a corrupt bucket.
+    pub async fn bucket_of(&self, user: &UserId, id: &TaskId) -> Result<Bucket, StoreError> {
+        let key = bucket_key_for_task(user, id);
+        let entry = self.dapr.get_state(&self.store, &key).await?;
+        match entry {
+            Some(entry) => Ok(Bucket {
+                tasks: decode(&key, &entry.value)?,
+                etag: entry.etag,
+                key,
+            }),
+            None => Ok(Bucket {
+                key,
+                etag: None,
+                tasks: Vec::new(),
+            }),
+        }
+    }
+
+    /// Reads every bucket of `user` in one `GetBulkState`.
+    ///
+    /// # Errors
+    /// A sidecar failure or a corrupt bucket.
+    pub async fn all_buckets(&self, user: &UserId) -> Result<Vec<Bucket>, StoreError> {
+        let keys = all_bucket_keys(user);
+        debug_assert_eq!(keys.len(), usize::from(BUCKET_COUNT));
+        let entries = self.dapr.get_bulk_state(&self.store, &keys).await?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let tasks = match &entry.value {
+                    Some(value) => decode(&entry.key, value)?,
+                    None => Vec::new(),
+                };
+                Ok(Bucket {
+                    key: entry.key,
+                    etag: entry.etag,
+                    tasks,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `bucket` (with its changed tasks) if it is still at the etag it was read at, and
+    /// publishes `event` through the outbox in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::is_conflict`] when another writer changed the bucket first.
+    pub async fn commit(&self, bucket: &Bucket, event: &TaskEvent) -> Result<(), StoreError> {
+        let value = TaskBucket {
+            tasks: bucket.tasks.clone(),
+        }
+        .encode_to_vec();
+        let event_json = todo_proto::json::to_json(event)?;
+        // Without an etag the bucket must not exist yet: first-write then refuses a concurrent
+        // creator of the same bucket.
+        let write =
+            StateOperation::upsert(bucket.key.clone(), value).with_etag(bucket.etag.as_ref());
+        let projection = StateOperation::outbox_projection(bucket.key.clone(), event_json)
+            .with_metadata("partitionKey", &event.task_id);
+        self.dapr
+            .transact(&self.store, vec![write, projection])
+            .await?;
+        Ok(())
+    }
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<Vec<Task>, StoreError> {
+    TaskBucket::decode(bytes)
+        .map(|bucket| bucket.tasks)
+        .map_err(|source| StoreError::Corrupt {
+            key: key.to_string(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_round_trips_through_its_stored_form() {
+        let tasks = vec![Task {
+            id: "a".into(),
+            version: 3,
+            ..Default::default()
+        }];
+        let bytes = TaskBucket {
+            tasks: tasks.clone(),
+        }
+        .encode_to_vec();
+        assert_eq!(decode("k", &bytes).unwrap(), tasks);
+        assert!(matches!(
+            decode("k", b"\xff\xff"),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}
