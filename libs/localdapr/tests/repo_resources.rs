@@ -1,0 +1,30 @@
+//! The repository's own run file and local components load as localdapr reads them, so
+//! `just up` cannot fail on a typo there.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed test
+
+use std::path::Path;
+
+use localdapr::{Resources, components::ComponentKind, runner::RunFile};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap()
+}
+
+#[test]
+fn the_local_components_load() {
+    let resources = Resources::load(&repo().join("dapr-components/local")).unwrap();
+    let store = resources.component_for("todo-api", "statestore").unwrap();
+    assert_eq!(store.kind, ComponentKind::StateSqlite);
+    assert_eq!(store.raw_metadata("outboxPublishTopic"), Some("task-events"));
+    assert!(resources.component_for("gateway", "secretstore").is_some());
+    assert!(resources.resiliency.inbound_retry("audit", "pubsub").is_some());
+}
+
+#[test]
+fn the_run_file_parses_with_every_app() {
+    let run = RunFile::load(&repo().join("dapr.yaml")).unwrap();
+    let ids: Vec<_> = run.apps.iter().map(|a| a.app_id.as_str()).collect();
+    assert_eq!(ids, ["todo-api", "gateway"]);
+    assert_eq!(run.resources_path, repo().join("./dapr-components/local"));
+}
