@@ -29,6 +29,9 @@ enum Command {
         /// Where localdapr keeps its data (default: `.localdapr` beside the run file).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Where `/metrics` (daprd's metric names) and `/healthz` are served; 0 turns them off.
+        #[arg(long, default_value_t = 9090)]
+        metrics_port: u16,
     },
     /// Serves one sidecar for an app started separately.
     Sidecar {
@@ -53,6 +56,9 @@ enum Command {
         /// The token sent to the app (`APP_API_TOKEN`).
         #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
         app_api_token: Option<String>,
+        /// Where `/metrics` and `/healthz` are served; 0 turns them off.
+        #[arg(long, default_value_t = 9090)]
+        metrics_port: u16,
     },
 }
 
@@ -74,7 +80,14 @@ async fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Run { file, data_dir } => run(file, data_dir).await,
+        Command::Run {
+            file,
+            data_dir,
+            metrics_port,
+        } => {
+            serve_metrics(metrics_port).await;
+            run(file, data_dir).await
+        }
         Command::Sidecar {
             app_id,
             app_port,
@@ -83,7 +96,9 @@ async fn main() -> ExitCode {
             data_dir,
             api_token,
             app_api_token,
+            metrics_port,
         } => {
+            serve_metrics(metrics_port).await;
             let mut spec = AppSpec::new(app_id, app_port);
             spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], dapr_grpc_port));
             spec.api_token = api_token;
@@ -142,4 +157,34 @@ async fn sidecar(spec: AppSpec, resources_path: PathBuf, data_dir: PathBuf) -> a
     dapr_kit::shutdown_signal().await;
     dapr.shutdown().await;
     Ok(())
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on 127.0.0.1:`port` for the life of the process.
+async fn serve_metrics(port: u16) {
+    if port == 0 {
+        return;
+    }
+    let handle = match todo_telemetry::install_recorder() {
+        Ok(handle) => handle,
+        Err(error) => {
+            tracing::warn!(%error, "metrics are off");
+            return;
+        }
+    };
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            let readiness = todo_telemetry::Readiness::new();
+            readiness.set_ready(true);
+            let router = todo_telemetry::admin_router(handle, readiness);
+            tracing::info!(%address, "serving metrics");
+            // Lives as long as the process: it stops when main returns.
+            tokio::spawn(todo_telemetry::serve_admin(
+                listener,
+                router,
+                std::future::pending(),
+            ));
+        }
+        Err(error) => tracing::warn!(%address, %error, "cannot serve metrics; use --metrics-port"),
+    }
 }

@@ -8,7 +8,11 @@ use std::path::Path;
 use localdapr::{Resources, components::ComponentKind, runner::RunFile};
 
 fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
 }
 
 #[test]
@@ -16,9 +20,17 @@ fn the_local_components_load() {
     let resources = Resources::load(&repo().join("dapr-components/local")).unwrap();
     let store = resources.component_for("todo-api", "statestore").unwrap();
     assert_eq!(store.kind, ComponentKind::StateSqlite);
-    assert_eq!(store.raw_metadata("outboxPublishTopic"), Some("task-events"));
+    assert_eq!(
+        store.raw_metadata("outboxPublishTopic"),
+        Some("task-events")
+    );
     assert!(resources.component_for("gateway", "secretstore").is_some());
-    assert!(resources.resiliency.inbound_retry("audit", "pubsub").is_some());
+    assert!(
+        resources
+            .resiliency
+            .inbound_retry("audit", "pubsub")
+            .is_some()
+    );
 }
 
 #[test]
