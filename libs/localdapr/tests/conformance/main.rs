@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
+mod subscribers;
 mod support;
 
+mod pubsub_2_3;
 mod state_5;
