@@ -49,6 +49,15 @@ fn publish_request(topic: &str, data: &[u8], content_type: &str) -> PublishEvent
     }
 }
 
+/// (case, published data, published content type, delivered content type, delivered data)
+type ContentTypeCase = (
+    &'static str,
+    &'static [u8],
+    &'static str,
+    &'static str,
+    &'static [u8],
+);
+
 fn app(subscriptions: Subscriptions) -> AppCallbackService {
     AppCallbackService::new(subscriptions, JobHandlers::new())
 }
@@ -156,7 +165,7 @@ async fn s2_3_data_depends_on_the_content_type() {
     dapr.app_with_routes(AppSpec::new("sub", None), subscriber.routes())
         .await;
     let mut publisher = dapr.client("api").await.official().await;
-    let cases: [(&str, &[u8], &str, &str, &[u8]); 4] = [
+    let cases: [ContentTypeCase; 4] = [
         (
             "no content type is text/plain",
             b"hi <there>",
