@@ -69,8 +69,12 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                     .await;
                 match due {
                     Ok(due) => {
+                        let mut unassigned = false;
                         for pending in due.messages {
-                            let Some(member) = group.pick() else { break };
+                            let Some(member) = group.pick() else {
+                                unassigned = true;
+                                break;
+                            };
                             let seq = pending.seq;
                             let guard = runtime.pubsub.in_flight_guard();
                             let handle = deliveries.spawn(deliver(
@@ -86,6 +90,10 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                             let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
                             Instant::now() + Duration::from_millis(wait)
                         });
+                        if unassigned {
+                            // The last member left between the check and the pick.
+                            wake_at = Some(Instant::now() + MEMBER_RECHECK);
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(topic = group.topic, %error, "cannot read pending messages");

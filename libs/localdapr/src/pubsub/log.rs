@@ -79,30 +79,33 @@ pub fn append(
     now: i64,
 ) -> rusqlite::Result<i64> {
     let metadata = serde_json::to_string(&message.metadata).unwrap_or_else(|_| "{}".into());
-    transaction.execute(
-        "INSERT INTO pubsub_messages (pubsub, topic, partition_key, payload, metadata, published_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
+    transaction
+        .prepare_cached(
+            "INSERT INTO pubsub_messages
+                 (pubsub, topic, partition_key, payload, metadata, published_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
             message.pubsub,
             message.topic,
             message.partition_key,
             message.payload,
             metadata,
             now
-        ],
-    )?;
+        ])?;
     let seq = transaction.last_insert_rowid();
-    transaction.execute(
-        "INSERT INTO pubsub_pending (group_id, seq, partition_key, attempts, next_attempt_at)
-         SELECT group_id, ?1, ?2, 0, ?3 FROM pubsub_groups WHERE pubsub = ?4 AND topic = ?5",
-        params![
+    transaction
+        .prepare_cached(
+            "INSERT INTO pubsub_pending (group_id, seq, partition_key, attempts, next_attempt_at)
+             SELECT group_id, ?1, ?2, 0, ?3 FROM pubsub_groups WHERE pubsub = ?4 AND topic = ?5",
+        )?
+        .execute(params![
             seq,
             message.partition_key,
             now,
             message.pubsub,
             message.topic
-        ],
-    )?;
+        ])?;
     Ok(seq)
 }
 
