@@ -8,6 +8,7 @@ mod subscribers;
 mod support;
 
 mod delivery_4_3;
+mod drops_2_3;
 mod outbox_5_4;
 mod publish_4_1;
 mod pubsub_2_3;
