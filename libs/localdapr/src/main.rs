@@ -140,11 +140,7 @@ async fn run(file: PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 
 async fn sidecar(spec: AppSpec, resources_path: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {
     let resources = Resources::load(&resources_path)?;
-    let dapr = LocalDapr::start(LocalDaprConfig {
-        data_dir,
-        resources,
-    })
-    .await?;
+    let dapr = LocalDapr::start(LocalDaprConfig::new(data_dir, resources)).await?;
     let handle = dapr
         .add_app(spec)
         .await

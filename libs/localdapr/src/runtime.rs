@@ -44,6 +44,19 @@ pub struct LocalDaprConfig {
     pub data_dir: PathBuf,
     /// The components and resiliency policies.
     pub resources: Resources,
+    /// How long draining waits for deliveries in flight ([`DRAIN_TIMEOUT`], as daprd).
+    pub drain_timeout: Duration,
+}
+
+impl LocalDaprConfig {
+    /// A configuration with daprd's drain timeout.
+    pub fn new(data_dir: PathBuf, resources: Resources) -> Self {
+        Self {
+            data_dir,
+            resources,
+            drain_timeout: DRAIN_TIMEOUT,
+        }
+    }
 }
 
 /// Why localdapr could not start or add an app.
@@ -157,6 +170,7 @@ impl SidecarHandle {
 #[derive(Clone, Debug)]
 pub struct LocalDapr {
     runtime: Arc<Runtime>,
+    drain_timeout: Duration,
 }
 
 impl LocalDapr {
@@ -179,7 +193,10 @@ impl LocalDapr {
         runtime.pubsub.start(&runtime);
         runtime.jobs.start(&runtime);
         tracing::info!(data_dir = %config.data_dir.display(), "localdapr started");
-        Ok(Self { runtime })
+        Ok(Self {
+            runtime,
+            drain_timeout: config.drain_timeout,
+        })
     }
 
     /// Serves a sidecar for `spec`. In the background it waits for the app port, then reads
@@ -240,10 +257,10 @@ impl LocalDapr {
         &self.runtime
     }
 
-    /// Stops deliveries (waiting up to [`DRAIN_TIMEOUT`] for those in flight) and job
-    /// triggers, so apps can be stopped next.
+    /// Stops deliveries (waiting up to the configured drain timeout, [`DRAIN_TIMEOUT`] by
+    /// default, for those in flight) and job triggers, so apps can be stopped next.
     pub async fn drain(&self) {
-        self.runtime.pubsub.drain(DRAIN_TIMEOUT).await;
+        self.runtime.pubsub.drain(self.drain_timeout).await;
         self.runtime.jobs.stop();
     }
 

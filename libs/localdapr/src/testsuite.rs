@@ -99,9 +99,10 @@ impl TestDapr {
 
     async fn open(data_dir: TempDir, resources: Resources) -> Self {
         todo_telemetry::init_for_tests();
+        // Tests restart runtimes with apps that never answer: drain for a second, not 30.
         let config = LocalDaprConfig {
-            data_dir: data_dir.path().to_path_buf(),
-            resources: resources.clone(),
+            drain_timeout: Duration::from_secs(1),
+            ..LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone())
         };
         let dapr = LocalDapr::start(config).await.expect("localdapr starts");
         Self {

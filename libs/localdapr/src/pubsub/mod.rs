@@ -2,19 +2,60 @@
 //! built as daprd builds them, and delivery to subscribed apps through `OnTopicEvent` with
 //! consumer groups, CEL routes, retries, dead-letter topics and per-key ordering.
 //!
-//! NOT YET IMPLEMENTED: this module is the interface the rest of localdapr calls.
+//! - [`envelope`]: the CloudEvent daprd wraps around published data (§4.2).
+//! - [`publish`]: `PublishEvent`/`BulkPublishEvent` validation, metadata and status codes (§4.1).
+//! - [`log`]: the SQLite log — messages, consumer groups, pending deliveries.
+//! - [`subscriptions`]: `ListTopicSubscriptions`, consumer groups and their members (§2.2, §4.4).
+//! - [`routing`]: CEL routes over `event` (§2.2).
+//! - [`delivery`]: one worker per group, the §2.3 response table, retries and dead letters.
+//! - [`topic_event`]: the `TopicEventRequest` and gRPC metadata a subscriber receives (§2.3),
+//!   with `data` re-encoded by [`go_json`] as Go's `encoding/json` does.
+//! - [`topic_access`]: scopes, `allowedTopics` and `protectedTopics`.
+//! - [`metrics`]: daprd's `dapr_component_pubsub_*` metrics (§9).
+//!
+//! Flow: a publish (or the outbox, inside its state transaction) appends a message and a
+//! pending row per consumer group of the topic, then wakes the groups' workers; a worker
+//! delivers, and deletes the pending row only once the app answered.
 
+mod delivery;
 pub mod envelope;
+pub mod go_json;
+pub mod log;
+pub mod metrics;
+pub mod publish;
+pub mod routing;
+pub mod subscriptions;
+pub mod topic_access;
+pub mod topic_event;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use chrono::Utc;
 use todo_proto::dapr::proto::runtime::v1 as dapr;
+use tokio::sync::watch;
 use tonic::Status;
 
-use crate::{app::AppInstanceHandle, db::Db, runtime::Runtime, sidecar::TraceHeaders};
+use crate::{
+    app::AppInstanceHandle,
+    db::{Db, DbError, now_millis},
+    runtime::Runtime,
+    sidecar::TraceHeaders,
+};
+use log::StoredMessage;
+use publish::{Publication, PublishError};
+use subscriptions::Registry;
 
-/// The pub/sub tables.
-pub(crate) const SCHEMA: &str = "";
+pub(crate) use log::SCHEMA;
+
+/// How long a message nobody still needs is kept, so a new group with `initialOffset: oldest`
+/// finds recent history (a Kafka topic's retention, shortened for a laptop).
+const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often processed messages past [`RETENTION`] are deleted.
+const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A message to append to a topic's log (from a publish or the outbox).
 #[derive(Clone, Debug, PartialEq)]
@@ -31,21 +72,77 @@ pub struct OutgoingMessage {
     pub metadata: HashMap<String, String>,
 }
 
+impl OutgoingMessage {
+    fn to_stored(&self) -> StoredMessage {
+        StoredMessage {
+            pubsub: self.pubsub.clone(),
+            topic: self.topic.clone(),
+            partition_key: self.partition_key.clone(),
+            payload: serde_json::to_vec(&self.envelope).unwrap_or_default(),
+            metadata: self.metadata.clone(),
+        }
+    }
+}
+
+/// Counts a delivery in flight for as long as it lives (aborted deliveries included).
+#[derive(Debug)]
+struct InFlightGuard {
+    counter: watch::Sender<usize>,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.counter.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// The pub/sub engine of a runtime.
 #[derive(Debug)]
 pub struct PubSub {
     db: Db,
+    registry: Registry,
+    /// Set when the runtime drains: workers start no new deliveries.
+    draining: watch::Sender<bool>,
+    /// Deliveries in flight, so draining can wait for them.
+    in_flight: watch::Sender<usize>,
 }
 
 impl PubSub {
     /// An engine over `db`; nothing runs until [`PubSub::start`].
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            registry: Registry::default(),
+            draining: watch::Sender::new(false),
+            in_flight: watch::Sender::new(0),
+        }
     }
 
-    /// Starts the background delivery work.
-    pub fn start(&self, _runtime: &Arc<Runtime>) {
-        let _ = &self.db;
+    /// Starts the background work: deleting processed messages past their retention.
+    /// Delivery workers start as apps subscribe.
+    pub fn start(&self, runtime: &Arc<Runtime>) {
+        metrics::describe();
+        let db = self.db.clone();
+        let shutdown = runtime.shutdown.clone();
+        runtime.tasks.spawn(async move {
+            let mut interval = tokio::time::interval(CLEANUP_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    _ = interval.tick() => {}
+                }
+                let cutoff = now_millis()
+                    .saturating_sub(i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX));
+                let deleted = db
+                    .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
+                    .await;
+                match deleted {
+                    Ok(0) => {}
+                    Ok(count) => tracing::debug!(count, "deleted processed pub/sub messages"),
+                    Err(error) => tracing::warn!(%error, "cannot delete processed messages"),
+                }
+            }
+        });
     }
 
     /// `PublishEvent`.
@@ -54,30 +151,137 @@ impl PubSub {
     /// The status codes of reference §4.1.
     pub async fn publish(
         &self,
-        _runtime: &Arc<Runtime>,
-        _app: &AppInstanceHandle,
-        _request: dapr::PublishEventRequest,
-        _trace: TraceHeaders,
+        runtime: &Arc<Runtime>,
+        app: &AppInstanceHandle,
+        request: dapr::PublishEventRequest,
+        trace: TraceHeaders,
     ) -> Result<(), Status> {
-        Err(Status::unimplemented(
-            "localdapr: pub/sub is not implemented yet",
-        ))
+        let started = Instant::now();
+        let app_id = app.app_id();
+        publish::resolve(
+            &runtime.resources,
+            app_id,
+            &request.pubsub_name,
+            &request.topic,
+        )?;
+        let message = publish::message(&Publication {
+            app_id,
+            pubsub: &request.pubsub_name,
+            topic: &request.topic,
+            data: &request.data,
+            content_type: &request.data_content_type,
+            metadata: &request.metadata,
+            trace: &trace,
+            now: Utc::now(),
+        })?;
+        let appended = self.append(vec![message]).await;
+        metrics::record_egress(
+            app_id,
+            &request.pubsub_name,
+            &request.topic,
+            appended.is_ok(),
+            started.elapsed(),
+            None,
+        );
+        appended.map_err(|error| {
+            tracing::error!(app_id, pubsub = request.pubsub_name, topic = request.topic, %error, "cannot append to the log");
+            Status::from(PublishError::Storage {
+                pubsub: request.pubsub_name.clone(),
+                topic: request.topic.clone(),
+            })
+        })
     }
 
-    /// `BulkPublishEvent`.
+    /// `BulkPublishEvent`: every entry is appended in one transaction, so either all are
+    /// published or the call fails.
     ///
     /// # Errors
-    /// As [`PubSub::publish`].
+    /// As [`PubSub::publish`], plus `InvalidArgument` for missing or duplicate entry ids.
     pub async fn bulk_publish(
         &self,
-        _runtime: &Arc<Runtime>,
-        _app: &AppInstanceHandle,
-        _request: dapr::BulkPublishRequest,
-        _trace: TraceHeaders,
+        runtime: &Arc<Runtime>,
+        app: &AppInstanceHandle,
+        request: dapr::BulkPublishRequest,
+        trace: TraceHeaders,
     ) -> Result<dapr::BulkPublishResponse, Status> {
-        Err(Status::unimplemented(
-            "localdapr: pub/sub is not implemented yet",
-        ))
+        let started = Instant::now();
+        let app_id = app.app_id();
+        publish::resolve(
+            &runtime.resources,
+            app_id,
+            &request.pubsub_name,
+            &request.topic,
+        )?;
+        let mut entry_ids = HashSet::new();
+        let mut messages = Vec::with_capacity(request.entries.len());
+        let now = Utc::now();
+        for entry in &request.entries {
+            if entry.entry_id.is_empty() {
+                return Err(PublishError::BulkEntries("entryId is empty".into()).into());
+            }
+            if !entry_ids.insert(entry.entry_id.as_str()) {
+                return Err(PublishError::BulkEntries(format!(
+                    "entryId {} is duplicated",
+                    entry.entry_id
+                ))
+                .into());
+            }
+            let mut metadata = request.metadata.clone();
+            metadata.extend(entry.metadata.clone());
+            messages.push(publish::message(&Publication {
+                app_id,
+                pubsub: &request.pubsub_name,
+                topic: &request.topic,
+                data: &entry.event,
+                content_type: &entry.content_type,
+                metadata: &metadata,
+                trace: &trace,
+                now,
+            })?);
+        }
+        let count = messages.len();
+        let appended = self.append(messages).await;
+        metrics::record_egress(
+            app_id,
+            &request.pubsub_name,
+            &request.topic,
+            appended.is_ok(),
+            started.elapsed(),
+            Some(count),
+        );
+        appended.map_err(|error| {
+            tracing::error!(app_id, pubsub = request.pubsub_name, topic = request.topic, %error, "cannot append to the log");
+            Status::from(PublishError::Storage {
+                pubsub: request.pubsub_name.clone(),
+                topic: request.topic.clone(),
+            })
+        })?;
+        Ok(dapr::BulkPublishResponse {
+            failed_entries: Vec::new(),
+        })
+    }
+
+    /// Appends `messages` in one transaction, then wakes their topics' workers.
+    async fn append(&self, messages: Vec<StoredMessage>) -> Result<(), DbError> {
+        let topics: HashSet<(String, String)> = messages
+            .iter()
+            .map(|m| (m.pubsub.clone(), m.topic.clone()))
+            .collect();
+        self.db
+            .call(move |c| {
+                let transaction = c.transaction()?;
+                let now = now_millis();
+                for message in &messages {
+                    log::append(&transaction, message, now)?;
+                }
+                transaction.commit()?;
+                Ok::<_, DbError>(())
+            })
+            .await?;
+        for (pubsub, topic) in topics {
+            self.notify_published(&pubsub, &topic);
+        }
+        Ok(())
     }
 
     /// Appends `message` inside an open transaction (the outbox commits it with the state).
@@ -85,14 +289,16 @@ impl PubSub {
     /// # Errors
     /// SQLite errors.
     pub fn append_in_transaction(
-        _transaction: &rusqlite::Transaction<'_>,
-        _message: &OutgoingMessage,
+        transaction: &rusqlite::Transaction<'_>,
+        message: &OutgoingMessage,
     ) -> rusqlite::Result<()> {
-        Ok(())
+        log::append(transaction, &message.to_stored(), now_millis()).map(|_| ())
     }
 
     /// Wakes the deliveries of a topic after a transaction that appended to it committed.
-    pub fn notify_published(&self, _pubsub: &str, _topic: &str) {}
+    pub fn notify_published(&self, pubsub: &str, topic: &str) {
+        self.registry.notify_topic(pubsub, topic);
+    }
 
     /// Reads the app's subscriptions (once) and starts delivering to it.
     ///
@@ -100,20 +306,44 @@ impl PubSub {
     /// When `ListTopicSubscriptions` fails with anything but `Unimplemented`.
     pub async fn app_connected(
         &self,
-        _runtime: &Arc<Runtime>,
-        _app: &Arc<AppInstanceHandle>,
+        runtime: &Arc<Runtime>,
+        app: &Arc<AppInstanceHandle>,
     ) -> Result<(), Status> {
+        let new_groups = subscriptions::subscribe_app(runtime, &self.registry, app).await?;
+        for group in new_groups {
+            delivery::spawn_worker(runtime, group);
+        }
         Ok(())
     }
 
     /// Stops delivering to an instance that went away.
-    pub async fn app_disconnected(&self, _runtime: &Arc<Runtime>, _app: &Arc<AppInstanceHandle>) {}
+    pub async fn app_disconnected(&self, _runtime: &Arc<Runtime>, app: &Arc<AppInstanceHandle>) {
+        self.registry.leave(app);
+    }
 
     /// Stops starting deliveries and waits up to `timeout` for those in flight.
-    pub async fn drain(&self, _timeout: Duration) {}
+    pub async fn drain(&self, timeout: Duration) {
+        self.draining.send_replace(true);
+        self.registry.notify_all();
+        let mut in_flight = self.in_flight.subscribe();
+        let drained = tokio::time::timeout(timeout, in_flight.wait_for(|n| *n == 0)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                in_flight = *self.in_flight.borrow(),
+                "deliveries still in flight after the drain timeout; they will be redelivered"
+            );
+        }
+    }
 
     /// The active subscriptions of `app`, for `GetMetadata`.
-    pub fn subscriptions_of(&self, _app: &AppInstanceHandle) -> Vec<dapr::PubsubSubscription> {
-        Vec::new()
+    pub fn subscriptions_of(&self, app: &AppInstanceHandle) -> Vec<dapr::PubsubSubscription> {
+        self.registry.subscriptions_of(app)
+    }
+
+    fn in_flight_guard(&self) -> InFlightGuard {
+        self.in_flight.send_modify(|n| *n += 1);
+        InFlightGuard {
+            counter: self.in_flight.clone(),
+        }
     }
 }

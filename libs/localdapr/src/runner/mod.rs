@@ -66,11 +66,7 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let dapr = LocalDapr::start(LocalDaprConfig {
-        data_dir: options.data_dir,
-        resources,
-    })
-    .await?;
+    let dapr = LocalDapr::start(LocalDaprConfig::new(options.data_dir, resources)).await?;
     let outcome = run_apps(&dapr, &run_file, shutdown).await;
     dapr.shutdown().await;
     outcome

@@ -4,8 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
+mod subscribers;
 mod support;
 
+mod delivery_4_3;
+mod drops_2_3;
 mod invocation_6;
+mod outbox_5_4;
+mod publish_4_1;
+mod pubsub_2_3;
+mod resiliency_7_5;
 mod sidecar_8_11;
 mod state_5;

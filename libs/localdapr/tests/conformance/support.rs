@@ -73,10 +73,9 @@ impl TestDapr {
 
     async fn start_in(data_dir: TempDir, resources: Resources) -> Self {
         todo_telemetry::init_for_tests();
-        let config = LocalDaprConfig {
-            data_dir: data_dir.path().to_path_buf(),
-            resources: resources.clone(),
-        };
+        let mut config = LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone());
+        // A hung app would hold a restart for daprd's 30s; the semantics are the same.
+        config.drain_timeout = Duration::from_secs(1);
         let dapr = LocalDapr::start(config).await.unwrap();
         Self {
             dapr,
@@ -121,18 +120,32 @@ impl TestDapr {
     /// As [`TestDapr::app_with`], also serving the services `add` puts on the app's router.
     pub async fn app_serving(
         &self,
-        mut spec: AppSpec,
+        spec: AppSpec,
         callback: AppCallbackService,
         add: impl FnOnce(&mut RoutesBuilder),
+    ) -> TestApp {
+        let mut routes = RoutesBuilder::default();
+        callback.clone().add_to(&mut routes);
+        add(&mut routes);
+        let app = self.app_with_routes(spec, routes.routes()).await;
+        TestApp {
+            callback: Some(callback),
+            ..app
+        }
+    }
+
+    /// An app serving any gRPC `routes` (e.g. a hand-written `AppCallback`), attached as
+    /// [`TestDapr::app_with`] attaches one.
+    pub async fn app_with_routes(
+        &self,
+        mut spec: AppSpec,
+        routes: tonic::service::Routes,
     ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         spec.app_port = Some(listener.local_addr().unwrap().port());
         let stop = CancellationToken::new();
-        let mut routes = RoutesBuilder::default();
-        callback.clone().add_to(&mut routes);
-        add(&mut routes);
         let router = tonic::transport::Server::builder()
-            .add_routes(routes.routes())
+            .add_routes(routes)
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),
                 stop.clone().cancelled_owned(),
@@ -145,10 +158,7 @@ impl TestDapr {
             || async { app.sidecar.app.is_connected() },
         )
         .await;
-        TestApp {
-            callback: Some(callback),
-            ..app
-        }
+        app
     }
 
     async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {

@@ -1,0 +1,358 @@
+//! Subscriptions and consumer groups (reference §2.2, §4.4). When an app instance connects,
+//! its sidecar asks `ListTopicSubscriptions` once; each subscription joins the consumer group
+//! its component names for that instance (`consumerGroup`, else `consumerID`, else the app
+//! id, with `{podName}`/`{uuid}`/`{appID}` resolved). A group is durable: it exists in the
+//! log from then on, so messages published while its apps are down wait for them. The
+//! instances in one group share its messages; each group gets every message.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use todo_proto::dapr::proto::runtime::v1 as dapr;
+use tokio::sync::Notify;
+use tonic::{Code, Status};
+
+use super::{
+    log,
+    routing::Routes,
+    topic_access::{self, Operation},
+};
+use crate::{
+    app::AppInstanceHandle,
+    components::{Component, ComponentKind},
+    db::{DbError, now_millis},
+    runtime::Runtime,
+};
+
+/// daprd's `DaprBuiltInInitializationRetries` for `ListTopicSubscriptions`: exponential from
+/// 500ms, 3 retries.
+const LIST_RETRY_DELAYS: &[Duration] = &[
+    Duration::from_millis(500),
+    Duration::from_millis(750),
+    Duration::from_millis(1125),
+];
+
+/// One subscription of one app instance, ready to route its events.
+#[derive(Debug)]
+pub struct ActiveSubscription {
+    /// The pub/sub component.
+    pub pubsub: String,
+    /// The topic.
+    pub topic: String,
+    /// The subscription metadata (e.g. `rawPayload`).
+    pub metadata: HashMap<String, String>,
+    /// The compiled routes.
+    pub routes: Routes,
+    /// Where dropped and given-up events go, if anywhere.
+    pub dead_letter_topic: Option<String>,
+}
+
+impl ActiveSubscription {
+    /// A subscription metadata value, its key matched case-insensitively.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An instance in a group, with the subscription it joined with.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// The app instance.
+    pub instance: Arc<AppInstanceHandle>,
+    /// Its subscription.
+    pub subscription: Arc<ActiveSubscription>,
+}
+
+/// A consumer group of one topic, as the delivery worker sees it.
+#[derive(Debug)]
+pub struct Group {
+    /// The group's row in the log.
+    pub id: i64,
+    /// The pub/sub component.
+    pub pubsub: String,
+    /// The topic.
+    pub topic: String,
+    /// The consumer group name.
+    pub consumer: String,
+    /// Woken when the topic gets a message or the group a member.
+    pub wake: Notify,
+    members: Mutex<Vec<Member>>,
+    next_member: AtomicUsize,
+}
+
+impl Group {
+    /// An available member, round robin; `None` when no instance can take events now.
+    pub fn pick(&self) -> Option<Member> {
+        let members = self.members.lock().ok()?;
+        let available: Vec<&Member> = members
+            .iter()
+            .filter(|m| m.instance.is_available())
+            .collect();
+        if available.is_empty() {
+            return None;
+        }
+        let index = self.next_member.fetch_add(1, Ordering::Relaxed) % available.len();
+        available.get(index).map(|m| (*m).clone())
+    }
+
+    /// Whether some member can take events now.
+    pub fn has_available_member(&self) -> bool {
+        self.members
+            .lock()
+            .is_ok_and(|members| members.iter().any(|m| m.instance.is_available()))
+    }
+}
+
+/// Every group with a live member, and the subscriptions of every instance.
+#[derive(Debug, Default)]
+pub struct Registry {
+    groups: Mutex<HashMap<i64, Arc<Group>>>,
+    by_instance: Mutex<HashMap<u64, Vec<Arc<ActiveSubscription>>>>,
+}
+
+impl Registry {
+    /// Adds `member` to group `id`; returns the group if it is new to this process (its worker
+    /// must be started).
+    fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
+        let mut groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut is_new = false;
+        let group = groups
+            .entry(id)
+            .or_insert_with(|| {
+                is_new = true;
+                Arc::new(Group {
+                    id,
+                    pubsub: member.subscription.pubsub.clone(),
+                    topic: member.subscription.topic.clone(),
+                    consumer: consumer.to_string(),
+                    wake: Notify::new(),
+                    members: Mutex::new(Vec::new()),
+                    next_member: AtomicUsize::new(0),
+                })
+            })
+            .clone();
+        if let Ok(mut members) = group.members.lock() {
+            members.push(member);
+        }
+        group.wake.notify_one();
+        (group, is_new)
+    }
+
+    /// Removes an instance from every group.
+    pub fn leave(&self, instance: &AppInstanceHandle) {
+        if let Ok(groups) = self.groups.lock() {
+            for group in groups.values() {
+                if let Ok(mut members) = group.members.lock() {
+                    members.retain(|m| m.instance.serial != instance.serial);
+                }
+            }
+        }
+        if let Ok(mut by_instance) = self.by_instance.lock() {
+            by_instance.remove(&instance.serial);
+        }
+    }
+
+    /// Wakes the workers of every group of a topic.
+    pub fn notify_topic(&self, pubsub: &str, topic: &str) {
+        if let Ok(groups) = self.groups.lock() {
+            for group in groups.values() {
+                if group.pubsub == pubsub && group.topic == topic {
+                    group.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Wakes every worker (an instance became available, or draining began).
+    pub fn notify_all(&self) {
+        if let Ok(groups) = self.groups.lock() {
+            for group in groups.values() {
+                group.wake.notify_one();
+            }
+        }
+    }
+
+    /// The subscriptions of an instance, for `GetMetadata`.
+    pub fn subscriptions_of(&self, instance: &AppInstanceHandle) -> Vec<dapr::PubsubSubscription> {
+        let Ok(by_instance) = self.by_instance.lock() else {
+            return Vec::new();
+        };
+        by_instance
+            .get(&instance.serial)
+            .map(|subscriptions| {
+                subscriptions
+                    .iter()
+                    .map(|s| dapr::PubsubSubscription {
+                        pubsub_name: s.pubsub.clone(),
+                        topic: s.topic.clone(),
+                        metadata: s.metadata.clone(),
+                        rules: Some(dapr::PubsubSubscriptionRules {
+                            rules: s.routes.metadata_rules(),
+                        }),
+                        dead_letter_topic: s.dead_letter_topic.clone().unwrap_or_default(),
+                        r#type: dapr::PubsubSubscriptionType::Programmatic as i32,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Reads `app`'s subscriptions and joins their groups; the new groups' workers are returned
+/// for the caller to start.
+///
+/// # Errors
+/// When `ListTopicSubscriptions` keeps failing with anything but `Unimplemented`, or the log
+/// cannot record a group.
+pub async fn subscribe_app(
+    runtime: &Arc<Runtime>,
+    registry: &Registry,
+    app: &Arc<AppInstanceHandle>,
+) -> Result<Vec<Arc<Group>>, Status> {
+    let wire = list_subscriptions(app).await?;
+    let app_id = app.app_id().to_string();
+    let mut consumers: HashMap<String, String> = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut new_groups = Vec::new();
+    let mut active = Vec::new();
+    for subscription in wire {
+        let (pubsub, topic) = (subscription.pubsub_name.clone(), subscription.topic.clone());
+        if !seen.insert((pubsub.clone(), topic.clone())) {
+            tracing::warn!(app_id, pubsub, topic, "duplicate subscription ignored");
+            continue;
+        }
+        let Some(component) = runtime
+            .resources
+            .component_for(&app_id, &pubsub)
+            .filter(|c| c.kind == ComponentKind::PubsubInMemory)
+        else {
+            tracing::warn!(
+                app_id,
+                pubsub,
+                topic,
+                "subscription to an unknown pubsub ignored"
+            );
+            continue;
+        };
+        if topic.is_empty()
+            || !topic_access::is_allowed(component, &app_id, &topic, Operation::Subscribe)
+        {
+            tracing::warn!(
+                app_id,
+                pubsub,
+                topic,
+                "subscription not allowed by the pubsub's scopes"
+            );
+            continue;
+        }
+        let routes = match Routes::compile(subscription.routes.as_ref()) {
+            Ok(routes) => routes,
+            Err(error) => {
+                tracing::error!(app_id, pubsub, topic, %error, "subscription refused");
+                continue;
+            }
+        };
+        let consumer = consumers
+            .entry(component.name.clone())
+            .or_insert_with(|| consumer_group(component, app))
+            .clone();
+        let from_oldest = initial_offset_is_oldest(component, &subscription.metadata);
+        let group_id = {
+            let (pubsub, topic, consumer) = (pubsub.clone(), topic.clone(), consumer.clone());
+            runtime
+                .db
+                .call(move |c| {
+                    Ok::<_, DbError>(log::ensure_group(
+                        c,
+                        &pubsub,
+                        &topic,
+                        &consumer,
+                        from_oldest,
+                        now_millis(),
+                    )?)
+                })
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "cannot record a consumer group");
+                    Status::internal("cannot record the consumer group")
+                })?
+        };
+        let subscription = Arc::new(ActiveSubscription {
+            pubsub: pubsub.clone(),
+            topic: topic.clone(),
+            metadata: subscription.metadata,
+            routes,
+            dead_letter_topic: Some(subscription.dead_letter_topic).filter(|t| !t.is_empty()),
+        });
+        active.push(subscription.clone());
+        let member = Member {
+            instance: app.clone(),
+            subscription,
+        };
+        let (group, is_new) = registry.join(group_id, &consumer, member);
+        tracing::info!(app_id, pubsub, topic, consumer, "subscribed");
+        if is_new {
+            new_groups.push(group);
+        }
+    }
+    if let Ok(mut by_instance) = registry.by_instance.lock() {
+        by_instance.insert(app.serial, active);
+    }
+    Ok(new_groups)
+}
+
+/// `consumerGroup`, else `consumerID`, else the app id (reference §4.4).
+fn consumer_group(component: &Component, app: &AppInstanceHandle) -> String {
+    ["consumerGroup", "consumerID"]
+        .iter()
+        .find_map(|key| {
+            component
+                .metadata(key, &app.instance)
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| app.app_id().to_string())
+}
+
+fn initial_offset_is_oldest(component: &Component, metadata: &HashMap<String, String>) -> bool {
+    metadata
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("initialOffset"))
+        .map(|(_, v)| v.as_str())
+        .or_else(|| component.raw_metadata("initialOffset"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("oldest"))
+}
+
+/// `ListTopicSubscriptions`, with daprd's initialization retries; `Unimplemented` is none.
+async fn list_subscriptions(
+    app: &AppInstanceHandle,
+) -> Result<Vec<dapr::TopicSubscription>, Status> {
+    let Some(mut client) = app.callback() else {
+        return Ok(Vec::new());
+    };
+    let mut delays = LIST_RETRY_DELAYS.iter();
+    loop {
+        match client.list_topic_subscriptions(()).await {
+            Ok(response) => return Ok(response.into_inner().subscriptions),
+            Err(status) if status.code() == Code::Unimplemented => return Ok(Vec::new()),
+            Err(status) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(app_id = app.app_id(), %status, "ListTopicSubscriptions failed, retrying");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => return Err(status),
+            },
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Reference §5.4: the transactional outbox delivers end to end — one CloudEvent per upsert,
+//! projections replace the published value, operation metadata lands in the envelope, and a
+//! failed transaction publishes nothing.
+
+use dapr_kit::{
+    AppCallbackService, Etag, JobHandlers, StateOperation, Subscription, Subscriptions,
+};
+
+use crate::{
+    subscribers::Received,
+    support::{COMPONENTS, TestDapr},
+};
+
+async fn subscriber(dapr: &TestDapr) -> Received {
+    let received = Received::default();
+    dapr.app(
+        "audit",
+        AppCallbackService::new(
+            Subscriptions::new().subscribe(
+                Subscription::new("pubsub", "task-events").default_route(received.record()),
+            ),
+            JobHandlers::new(),
+        ),
+    )
+    .await;
+    received
+}
+
+#[tokio::test]
+async fn s5_4_each_upsert_publishes_one_event_with_projections_and_op_metadata() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let received = subscriber(&dapr).await;
+    let api = dapr.client("todo-api").await;
+    api.client
+        .transact(
+            "statestore",
+            vec![
+                StateOperation::upsert("bucket-1", br#"{"stored":"bucket"}"#.to_vec()),
+                StateOperation::outbox_projection(
+                    "bucket-1",
+                    br#"{"event":"task.created"}"#.to_vec(),
+                )
+                .with_metadata("type", "task.created")
+                .with_metadata("partitionKey", "task-1"),
+                StateOperation::upsert("plain", b"kept as is".to_vec()),
+                StateOperation::delete("gone"),
+            ],
+        )
+        .await
+        .unwrap();
+    received.wait_for(2, "one event per upsert").await;
+    let events = received.events();
+    let projected = events
+        .iter()
+        .find(|e| e.event_type == "task.created")
+        .expect("the projected upsert's event, typed by its op metadata");
+    assert_eq!(
+        projected.data, br#"{"event":"task.created"}"#,
+        "the projection replaces the data"
+    );
+    assert_eq!(projected.data_content_type, "application/json");
+    assert!(projected.id.starts_with("outbox-"), "id: {}", projected.id);
+    assert_eq!(projected.source, "todo-api");
+    assert_eq!(
+        projected.metadata.get("__key").map(String::as_str),
+        Some("task-1")
+    );
+    let plain = events
+        .iter()
+        .find(|e| e.event_type == "com.dapr.event.sent")
+        .expect("the plain upsert's event");
+    assert_eq!(plain.data, b"kept as is");
+    assert_eq!(plain.data_content_type, "text/plain");
+    let stored = api
+        .client
+        .get_state("statestore", "bucket-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.value, br#"{"stored":"bucket"}"#,
+        "the projection is not stored"
+    );
+}
+
+#[tokio::test]
+async fn s5_4_a_failed_transaction_publishes_nothing() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let received = subscriber(&dapr).await;
+    let api = dapr.client("todo-api").await;
+    let stale = Etag::new("not-the-current-etag");
+    api.client
+        .save_state("statestore", "bucket-1", b"v1".to_vec(), None)
+        .await
+        .unwrap();
+    let failed = api
+        .client
+        .transact(
+            "statestore",
+            vec![
+                StateOperation::upsert("bucket-1", b"v2".to_vec()).with_etag(Some(&stale)),
+                StateOperation::outbox_projection("bucket-1", br#""failed""#.to_vec()),
+            ],
+        )
+        .await;
+    assert!(failed.is_err());
+    api.client
+        .transact(
+            "statestore",
+            vec![
+                StateOperation::upsert("bucket-1", b"v3".to_vec()),
+                StateOperation::outbox_projection("bucket-1", br#""committed""#.to_vec()),
+            ],
+        )
+        .await
+        .unwrap();
+    received
+        .wait_for(1, "the committed transaction's event")
+        .await;
+    assert_eq!(
+        received.payloads(),
+        [r#""committed""#],
+        "the failed transaction published nothing"
+    );
+}
