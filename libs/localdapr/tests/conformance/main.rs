@@ -6,4 +6,5 @@
 
 mod support;
 
+mod jobs_3;
 mod state_5;

@@ -87,13 +87,21 @@ impl TestDapr {
 
     /// Shuts the runtime down and starts a new one on the same data directory.
     pub async fn restart(self) -> Self {
+        self.stop().await.start().await
+    }
+
+    /// Shuts the runtime down, keeping its data directory for [`StoppedDapr::start`].
+    pub async fn stop(self) -> StoppedDapr {
         let Self {
             dapr,
             data_dir,
             resources,
         } = self;
         dapr.shutdown().await;
-        Self::start_in(data_dir, resources).await
+        StoppedDapr {
+            data_dir,
+            resources,
+        }
     }
 
     /// A sidecar for `app_id` with no app port: a client-only app.
@@ -109,12 +117,28 @@ impl TestDapr {
 
     /// As [`TestDapr::app`], with a spec to adjust (tokens, health checks, instance name);
     /// its `app_port` is set here.
-    pub async fn app_with(&self, mut spec: AppSpec, callback: AppCallbackService) -> TestApp {
+    pub async fn app_with(&self, spec: AppSpec, callback: AppCallbackService) -> TestApp {
+        let app = self
+            .app_with_routes(spec, callback.clone().into_routes())
+            .await;
+        TestApp {
+            callback: Some(callback),
+            ..app
+        }
+    }
+
+    /// As [`TestDapr::app_with`], with an app serving any `routes` (a hand-written
+    /// `AppCallback`, say).
+    pub async fn app_with_routes(
+        &self,
+        mut spec: AppSpec,
+        routes: tonic::service::Routes,
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         spec.app_port = Some(listener.local_addr().unwrap().port());
         let stop = CancellationToken::new();
         let router = tonic::transport::Server::builder()
-            .add_routes(callback.clone().into_routes())
+            .add_routes(routes)
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),
                 stop.clone().cancelled_owned(),
@@ -127,10 +151,7 @@ impl TestDapr {
             || async { app.sidecar.app.is_connected() },
         )
         .await;
-        TestApp {
-            callback: Some(callback),
-            ..app
-        }
+        app
     }
 
     async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {
@@ -147,6 +168,19 @@ impl TestDapr {
             callback: None,
             app_stop,
         }
+    }
+}
+
+/// A runtime that was shut down; its data directory is kept.
+pub struct StoppedDapr {
+    data_dir: TempDir,
+    resources: Resources,
+}
+
+impl StoppedDapr {
+    /// Starts a new runtime on the same data directory.
+    pub async fn start(self) -> TestDapr {
+        TestDapr::start_in(self.data_dir, self.resources).await
     }
 }
 
