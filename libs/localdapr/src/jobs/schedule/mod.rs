@@ -206,15 +206,15 @@ impl Schedule {
         }
         match self {
             Self::Every(delay) => {
-                let steps = (until - from).num_milliseconds() / delay.num_milliseconds().max(1);
-                let latest =
-                    from.checked_add_signed(delay.checked_mul(i32::try_from(steps).ok()?)?)?;
-                // The step count ignores robfig's millisecond rounding; walk the rest.
-                let mut latest = latest.min(until);
-                while let Some(next) = self.next_after(latest).filter(|next| *next <= until) {
-                    latest = next;
+                // After the first, robfig's ticks sit on whole milliseconds: base + k × delay.
+                let delay_ms = delay.num_milliseconds().max(1);
+                let sub_millisecond = i64::from(from.nanosecond() % 1_000_000);
+                let base = from - TimeDelta::nanoseconds(sub_millisecond);
+                let steps = (until - base).num_milliseconds() / delay_ms;
+                if steps == 0 {
+                    return Some(from);
                 }
-                Some(latest)
+                base.checked_add_signed(TimeDelta::try_milliseconds(steps.checked_mul(delay_ms)?)?)
             }
             Self::Calendar { alternatives, zone } => {
                 let bound =
@@ -370,6 +370,17 @@ mod tests {
         assert_eq!(
             every.latest_between(at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00.5Z")),
             Some(at("2026-02-01T00:00:00Z"))
+        );
+        assert_eq!(
+            every.latest_between(
+                at("2026-01-01T00:00:00.0005Z"),
+                at("2026-01-01T00:00:02.9999Z")
+            ),
+            Some(at("2026-01-01T00:00:02Z"))
+        );
+        assert_eq!(
+            every.latest_between(at("2026-01-01T00:00:00.5Z"), at("2026-01-01T00:00:01.2Z")),
+            Some(at("2026-01-01T00:00:00.5Z"))
         );
         let cron = Schedule::parse("0 0 * * * *").unwrap();
         assert_eq!(
