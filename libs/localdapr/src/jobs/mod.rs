@@ -338,6 +338,7 @@ impl Scheduler {
                 Status::internal("failed to delete job due to: the job store failed")
             })?;
         self.with_table(|table| table.remove(&key));
+        self.wake.notify_one();
         Ok(())
     }
 
@@ -364,6 +365,7 @@ impl Scheduler {
                 Status::internal("failed to delete jobs due to: the job store failed")
             })?;
         self.with_table(|table| table.remove_prefix(app_id, prefix));
+        self.wake.notify_one();
         Ok(())
     }
 

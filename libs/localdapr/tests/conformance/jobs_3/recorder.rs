@@ -5,6 +5,7 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -34,6 +35,8 @@ pub struct Recorder {
     scripted: Arc<Mutex<VecDeque<Code>>>,
     always: Option<Code>,
     forward_to: Option<AppCallbackService>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 impl Recorder {
@@ -57,6 +60,14 @@ impl Recorder {
     pub fn always(code: Code) -> Self {
         Self {
             always: Some(code),
+            ..Self::default()
+        }
+    }
+
+    /// Answers OK after `delay`.
+    pub fn slow(delay: Duration) -> Self {
+        Self {
+            delay,
             ..Self::default()
         }
     }
@@ -105,6 +116,7 @@ impl Recorder {
             at: Utc::now(),
             via_alpha,
         });
+        tokio::time::sleep(self.delay).await;
         if let Some(app) = &self.forward_to {
             return AppCallback::on_job_event(app, Request::new(request)).await;
         }

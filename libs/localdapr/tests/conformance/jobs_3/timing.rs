@@ -58,3 +58,42 @@ async fn s3_3_triggers_are_never_early_and_late_by_less_than_100ms() {
     assert!(median < TARGET, "median lateness {median}");
     assert!(max < TARGET + CI_TOLERANCE, "max lateness {max}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_3_a_slow_app_does_not_delay_the_triggers_of_others() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let slow = Recorder::slow(Duration::from_secs(3));
+    let fast = Recorder::new();
+    let slow_app = dapr
+        .app_with_routes(localdapr::AppSpec::new("slow", None), slow.routes())
+        .await;
+    let fast_app = dapr
+        .app_with_routes(localdapr::AppSpec::new("fast", None), fast.routes())
+        .await;
+    let (due, due_text) = rfc3339_in(300);
+    for (app, name) in [
+        (&slow_app, "slow-1"),
+        (&slow_app, "slow-2"),
+        (&fast_app, "fast-1"),
+    ] {
+        app.client
+            .schedule_job(JobSpec::once(name, due_text.clone()), false)
+            .await
+            .unwrap();
+    }
+    wait_until(
+        "the fast app got its trigger",
+        Duration::from_secs(5),
+        || async { fast.count() == 1 },
+    )
+    .await;
+    let late = fast.of("fast-1")[0].at - due;
+    assert!(late < TARGET + CI_TOLERANCE, "fast trigger {late} late");
+    // Both slow triggers were sent at their time too, and are still being handled.
+    assert_eq!(slow.count(), 2);
+    assert!(
+        slow.deliveries()
+            .iter()
+            .all(|delivery| delivery.at - due < TARGET + CI_TOLERANCE)
+    );
+}
