@@ -1,6 +1,8 @@
 //! Job metrics, named as daprd and its Scheduler name them (reference §9) so dashboards built
 //! for Dapr work unchanged: OpenCensus-style names, counts without `_total` where daprd has
 //! none, and latencies in milliseconds. These follow Dapr, not our `todo_` conventions.
+//! The names come from reference §9; the `operation` and `outcome` label values are ours
+//! (daprd's were not read).
 
 use std::time::Duration;
 
