@@ -10,6 +10,7 @@ mod support;
 mod delivery_4_3;
 mod drops_2_3;
 mod invocation_6;
+mod jobs_3;
 mod outbox_5_4;
 mod publish_4_1;
 mod pubsub_2_3;

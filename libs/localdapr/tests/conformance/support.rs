@@ -86,13 +86,21 @@ impl TestDapr {
 
     /// Shuts the runtime down and starts a new one on the same data directory.
     pub async fn restart(self) -> Self {
+        self.stop().await.start().await
+    }
+
+    /// Shuts the runtime down, keeping its data directory for [`StoppedDapr::start`].
+    pub async fn stop(self) -> StoppedDapr {
         let Self {
             dapr,
             data_dir,
             resources,
         } = self;
         dapr.shutdown().await;
-        Self::start_in(data_dir, resources).await
+        StoppedDapr {
+            data_dir,
+            resources,
+        }
     }
 
     /// A sidecar for `app_id` with no app port: a client-only app.
@@ -175,6 +183,19 @@ impl TestDapr {
             callback: None,
             app_stop,
         }
+    }
+}
+
+/// A runtime that was shut down; its data directory is kept.
+pub struct StoppedDapr {
+    data_dir: TempDir,
+    resources: Resources,
+}
+
+impl StoppedDapr {
+    /// Starts a new runtime on the same data directory.
+    pub async fn start(self) -> TestDapr {
+        TestDapr::start_in(self.data_dir, self.resources).await
     }
 }
 
