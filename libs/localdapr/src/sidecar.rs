@@ -3,13 +3,8 @@
 //! and the background work that connects the app (wait for its port, read subscriptions once,
 //! probe its health).
 
-use std::{
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use futures::future::BoxFuture;
 use todo_proto::dapr::proto::runtime::v1::{self as dapr, dapr_server};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -76,9 +71,10 @@ pub(crate) fn serve(
     let router = dapr_routes.into_axum_router().fallback(move |request| {
         proxy::forward(proxy_runtime.clone(), proxy_caller.clone(), request)
     });
-    let router = router.layer(ApiTokenLayer {
-        token: spec.api_token.clone().map(Arc::from),
-    });
+    // Every call must carry the sidecar's API token when it has one (reference §8.2); the
+    // app-side check of dapr-kit is the same rule with the same header.
+    let token = spec.api_token.clone().map(secrecy::SecretString::from);
+    let router = router.layer(dapr_kit::callback::AppTokenLayer::new(token));
     let app_id = app.app_id().to_string();
     runtime.tasks.spawn(async move {
         let served = axum::serve(listener, router)
@@ -166,58 +162,6 @@ async fn probe_health(runtime: &Runtime, app: &AppInstanceHandle, spec: HealthCh
             app.set_healthy(false);
             runtime.apps.notify_changed();
         }
-    }
-}
-
-/// Requires `dapr-api-token` on every call when the sidecar has a token (reference §8.2).
-#[derive(Clone)]
-struct ApiTokenLayer {
-    token: Option<Arc<str>>,
-}
-
-impl<S> tower::Layer<S> for ApiTokenLayer {
-    type Service = ApiTokenService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ApiTokenService {
-            inner,
-            token: self.token.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct ApiTokenService<S> {
-    inner: S,
-    token: Option<Arc<str>>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for ApiTokenService<S>
-where
-    S: tower::Service<http::Request<B>, Response = axum::response::Response>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if let Some(expected) = &self.token {
-            let presented = request
-                .headers()
-                .get("dapr-api-token")
-                .map(|v| v.as_bytes());
-            if presented != Some(expected.as_bytes()) {
-                let status = Status::unauthenticated("authentication error: api token mismatch");
-                return Box::pin(futures::future::ready(Ok(status.into_http())));
-            }
-        }
-        Box::pin(self.inner.call(request))
     }
 }
 

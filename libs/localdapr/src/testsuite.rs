@@ -1,11 +1,21 @@
-//! Test fixtures for the suite's services (feature `testsuite`): an in-process localdapr with
-//! the suite's components in a temporary directory, sidecars for apps under test, and
-//! `wait_until` for eventual effects.
+//! Test fixtures (feature `testsuite`), for localdapr's own conformance suite and for the
+//! services' tests: a localdapr runtime in a temporary directory (optionally with the suite's
+//! components and fresh random secrets), sidecars and in-process apps attached to it, the
+//! official `dapr` crate's client of a sidecar, and `wait_until` for eventual effects.
+//!
+//! Fixtures panic on setup failures: a broken test environment is a failed test.
 
-use std::{future::Future, path::Path, time::Duration};
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic fails the test
 
-use dapr_kit::{DaprClient, DaprConfig};
+use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+
+use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient as OfficialClient;
+use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscriptions};
 use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{service::RoutesBuilder, transport::Channel};
 
 use crate::{AppSpec, LocalDapr, LocalDaprConfig, Resources, SidecarHandle};
 
@@ -55,11 +65,9 @@ spec:
       value: "true"
 "#;
 
-/// A localdapr runtime in a temporary directory.
+/// A runtime in a temporary data directory.
 pub struct TestDapr {
-    /// The runtime.
     pub dapr: LocalDapr,
-    /// Its data directory (and the secrets file); removed on drop.
     pub data_dir: TempDir,
     resources: Resources,
 }
@@ -78,33 +86,20 @@ impl TestDapr {
         });
         std::fs::write(&secrets_file, secrets.to_string()).expect("the secrets file is written");
         let yaml = SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
-        Self::start_in(data_dir, &yaml).await
+        Self::start_in(data_dir, resources(&yaml)).await
     }
 
     /// Starts localdapr with the resources in `yaml`.
-    ///
-    /// # Panics
-    /// When the YAML is invalid or the runtime cannot start.
     pub async fn start(yaml: &str) -> Self {
-        Self::start_in(tempfile::tempdir().expect("a temporary directory"), yaml).await
+        Self::start_in(tempfile::tempdir().unwrap(), resources(yaml)).await
     }
 
-    async fn start_in(data_dir: TempDir, yaml: &str) -> Self {
-        let mut resources = Resources::default();
-        resources
-            .add_documents(Path::new("test.yaml"), yaml)
-            .expect("valid test resources");
-        Self::open(data_dir, resources).await
-    }
-
-    async fn open(data_dir: TempDir, resources: Resources) -> Self {
+    async fn start_in(data_dir: TempDir, resources: Resources) -> Self {
         todo_telemetry::init_for_tests();
-        // Tests restart runtimes with apps that never answer: drain for a second, not 30.
-        let config = LocalDaprConfig {
-            drain_timeout: Duration::from_secs(1),
-            ..LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone())
-        };
-        let dapr = LocalDapr::start(config).await.expect("localdapr starts");
+        let mut config = LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone());
+        // A hung app would hold a restart for daprd's 30s; the semantics are the same.
+        config.drain_timeout = Duration::from_secs(1);
+        let dapr = LocalDapr::start(config).await.unwrap();
         Self {
             dapr,
             data_dir,
@@ -114,16 +109,24 @@ impl TestDapr {
 
     /// Shuts the runtime down and starts a new one on the same data directory.
     pub async fn restart(self) -> Self {
+        self.stop().await.start().await
+    }
+
+    /// Shuts the runtime down, keeping its data directory for [`StoppedDapr::start`].
+    pub async fn stop(self) -> StoppedDapr {
         let Self {
             dapr,
             data_dir,
             resources,
         } = self;
         dapr.shutdown().await;
-        Self::open(data_dir, resources).await
+        StoppedDapr {
+            data_dir,
+            resources,
+        }
     }
 
-    /// Serves a sidecar for `spec`.
+    /// Serves a sidecar for `spec` without an app of the test's (the test runs the app).
     ///
     /// # Panics
     /// When the sidecar cannot start.
@@ -131,40 +134,141 @@ impl TestDapr {
         self.dapr.add_app(spec).await.expect("the sidecar starts")
     }
 
-    /// A sidecar for a client-only app `app_id`, and dapr-kit's client of it.
-    ///
-    /// # Panics
-    /// When the sidecar cannot start.
-    pub async fn client(&self, app_id: &str) -> (SidecarHandle, DaprClient) {
-        let sidecar = self.sidecar(AppSpec::new(app_id, None)).await;
-        let client = DaprClient::connect(&self.config_for(&sidecar))
-            .await
-            .expect("the sidecar answers");
-        (sidecar, client)
+    /// A sidecar for `app_id` with no app port: a client-only app.
+    pub async fn client(&self, app_id: &str) -> TestApp {
+        self.attach(AppSpec::new(app_id, None), None).await
     }
 
-    /// The Dapr configuration an app of `sidecar` would read from its environment.
-    pub fn config_for(&self, sidecar: &SidecarHandle) -> DaprConfig {
-        let mut config = DaprConfig::for_endpoint(
-            format!("http://{}", sidecar.grpc_address)
-                .parse()
-                .expect("a valid endpoint"),
-        );
+    /// A client-only app described by `spec` (e.g. with an API token).
+    pub async fn client_with(&self, spec: AppSpec) -> TestApp {
+        self.attach(spec, None).await
+    }
+
+    /// A sidecar for `app_id` and an in-process app serving `callback`; waits until the sidecar
+    /// has read its subscriptions.
+    pub async fn app(&self, app_id: &str, callback: AppCallbackService) -> TestApp {
+        self.app_with(AppSpec::new(app_id, None), callback).await
+    }
+
+    /// As [`TestDapr::app`], with a spec to adjust (tokens, health checks, instance name);
+    /// its `app_port` is set here.
+    pub async fn app_with(&self, spec: AppSpec, callback: AppCallbackService) -> TestApp {
+        self.app_serving(spec, callback, |_| {}).await
+    }
+
+    /// As [`TestDapr::app_with`], also serving the services `add` puts on the app's router.
+    pub async fn app_serving(
+        &self,
+        spec: AppSpec,
+        callback: AppCallbackService,
+        add: impl FnOnce(&mut RoutesBuilder),
+    ) -> TestApp {
+        let mut routes = RoutesBuilder::default();
+        callback.clone().add_to(&mut routes);
+        add(&mut routes);
+        let app = self.app_with_routes(spec, routes.routes()).await;
+        TestApp {
+            callback: Some(callback),
+            ..app
+        }
+    }
+
+    /// An app serving any gRPC `routes` (e.g. a hand-written `AppCallback`), attached as
+    /// [`TestDapr::app_with`] attaches one.
+    pub async fn app_with_routes(
+        &self,
+        mut spec: AppSpec,
+        routes: tonic::service::Routes,
+    ) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        spec.app_port = Some(listener.local_addr().unwrap().port());
+        let stop = CancellationToken::new();
+        let router = tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                stop.clone().cancelled_owned(),
+            );
+        tokio::spawn(router);
+        let app = self.attach(spec, Some(stop)).await;
+        wait_until(
+            "the sidecar connects to the app",
+            Duration::from_secs(10),
+            || async { app.sidecar.app.is_connected() },
+        )
+        .await;
+        app
+    }
+
+    async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {
+        let api_token = spec.api_token.clone();
+        let sidecar = self.dapr.add_app(spec).await.unwrap();
+        let mut config =
+            DaprConfig::for_endpoint(format!("http://{}", sidecar.grpc_address).parse().unwrap());
+        config.api_token = api_token.map(Into::into);
         config.startup_timeout = Duration::from_secs(10);
-        config
+        let client = DaprClient::connect(&config).await.unwrap();
+        TestApp {
+            client,
+            sidecar,
+            callback: None,
+            app_stop,
+        }
     }
 }
 
-fn random_key() -> String {
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A runtime that was shut down; its data directory is kept.
+pub struct StoppedDapr {
+    data_dir: TempDir,
+    resources: Resources,
 }
 
-/// Polls `condition` every 10 ms until it holds.
-///
-/// # Panics
-/// When `deadline` passes first, naming `description`.
+impl StoppedDapr {
+    /// Starts a new runtime on the same data directory.
+    pub async fn start(self) -> TestDapr {
+        TestDapr::start_in(self.data_dir, self.resources).await
+    }
+}
+
+/// One app instance and its sidecar.
+pub struct TestApp {
+    /// dapr-kit's client of the sidecar.
+    pub client: DaprClient,
+    /// The sidecar.
+    pub sidecar: SidecarHandle,
+    /// The app's callbacks, when it has an app port.
+    pub callback: Option<AppCallbackService>,
+    app_stop: Option<CancellationToken>,
+}
+
+impl TestApp {
+    /// The official `dapr` crate's generated client of this sidecar: a Dapr client we did not
+    /// write.
+    pub async fn official(&self) -> OfficialClient<Channel> {
+        OfficialClient::connect(format!("http://{}", self.sidecar.grpc_address))
+            .await
+            .unwrap()
+    }
+
+    /// The sidecar's address.
+    pub fn sidecar_address(&self) -> SocketAddr {
+        self.sidecar.grpc_address
+    }
+
+    /// Stops the app's server (the sidecar keeps running).
+    pub fn stop_app(&self) {
+        if let Some(stop) = &self.app_stop {
+            stop.cancel();
+        }
+    }
+}
+
+/// A callback service with no subscriptions and no jobs.
+pub fn no_callbacks() -> AppCallbackService {
+    AppCallbackService::new(Subscriptions::new(), JobHandlers::new())
+}
+
+/// Polls `condition` until it holds, failing the test with `description` at `deadline`.
 pub async fn wait_until<F, Fut>(description: &str, deadline: Duration, condition: F)
 where
     F: Fn() -> Fut,
@@ -178,4 +282,18 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+fn resources(yaml: &str) -> Resources {
+    let mut resources = Resources::default();
+    resources
+        .add_documents(Path::new("test.yaml"), yaml)
+        .expect("valid test resources");
+    resources
+}
+
+fn random_key() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -26,8 +26,8 @@ impl TestApp {
 
     /// TaskService called from the sidecar of `app_id` (e.g. an untrusted app), for `user`.
     pub async fn tasks_from_app(&self, app_id: &str, user: Option<&str>) -> Tasks {
-        let (_, client) = self.dapr.client(app_id).await;
-        Self::tasks_through(&client, user)
+        let app = self.dapr.client(app_id).await;
+        Self::tasks_through(&app.client, user)
     }
 
     fn tasks_through(client: &DaprClient, user: Option<&str>) -> Tasks {
@@ -93,7 +93,7 @@ pub async fn spawn_app() -> TestApp {
     })
     .await;
     let _ = &mut health;
-    let (_, gateway) = dapr.client("gateway").await;
+    let gateway = dapr.client("gateway").await.client;
     TestApp {
         dapr,
         gateway,
