@@ -158,16 +158,13 @@ impl Tasks {
         id: &TaskId,
         expected_version: i64,
     ) -> Result<Task, Error> {
-        self.change(acting, id, |bucket, now| {
-            let before = found(bucket, id)?;
-            task::check_expected_version(before, expected_version)?;
-            let after = task::complete(before, now)?;
-            let event = events::completed(before, &after, &acting.actor, now);
-            Ok(Change::Write {
-                task: Box::new(after),
-                event: Box::new(event),
-            })
-        })
+        self.transition(
+            acting,
+            id,
+            expected_version,
+            task::complete,
+            events::completed,
+        )
         .await
     }
 
@@ -181,11 +178,24 @@ impl Tasks {
         id: &TaskId,
         expected_version: i64,
     ) -> Result<Task, Error> {
+        self.transition(acting, id, expected_version, task::reopen, events::reopened)
+            .await
+    }
+
+    /// Applies a status transition and records it with `event`.
+    async fn transition(
+        &self,
+        acting: &Acting,
+        id: &TaskId,
+        expected_version: i64,
+        apply: fn(&Task, DateTime<Utc>) -> Result<Task, todo_core::TransitionError>,
+        event: fn(&Task, &Task, &Actor, DateTime<Utc>) -> TaskEvent,
+    ) -> Result<Task, Error> {
         self.change(acting, id, |bucket, now| {
             let before = found(bucket, id)?;
             task::check_expected_version(before, expected_version)?;
-            let after = task::reopen(before, now)?;
-            let event = events::reopened(before, &after, &acting.actor, now);
+            let after = apply(before, now)?;
+            let event = event(before, &after, &acting.actor, now);
             Ok(Change::Write {
                 task: Box::new(after),
                 event: Box::new(event),

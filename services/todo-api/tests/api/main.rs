@@ -6,6 +6,7 @@
 mod test_app;
 
 mod concurrency;
+mod events;
 mod isolation;
 mod listing;
 mod tasks;
