@@ -9,6 +9,7 @@ mod support;
 
 mod delivery_4_3;
 mod drops_2_3;
+mod health_2_6;
 mod invocation_6;
 mod jobs_3;
 mod outbox_5_4;
