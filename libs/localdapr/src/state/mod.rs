@@ -15,14 +15,20 @@ use tonic::Status;
 
 use crate::{
     app::AppInstanceHandle,
-    components::{Component, ComponentKind},
     db::{DbError, now_millis},
-    pubsub::{
-        OutgoingMessage, PubSub,
-        envelope::{self, EnvelopeInput},
-    },
+    pubsub::PubSub,
     runtime::Runtime,
     sidecar::TraceHeaders,
+};
+
+mod error;
+mod outbox;
+mod store;
+
+use self::{
+    error::StateError,
+    outbox::{is_projection, outbox_messages},
+    store::Store,
 };
 
 /// The state table: one row per key of each store, values kept as the bytes written.
@@ -39,149 +45,8 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE INDEX IF NOT EXISTS state_expiry ON state (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
-/// Operation metadata that marks an outbox projection (§5.4).
-const PROJECTION: &str = "outbox.projection";
 /// Item metadata with the time to live.
 const TTL_IN_SECONDS: &str = "ttlInSeconds";
-
-/// What went wrong with a state operation, before it is mapped to daprd's status codes.
-#[derive(Debug, thiserror::Error)]
-enum StateError {
-    #[error("state store is not configured")]
-    NotConfigured,
-    #[error("state store {0} is not found")]
-    StoreNotFound(String),
-    #[error("input key/keyPrefix '{0}' can't contain '||'")]
-    IllegalKey(String),
-    #[error("key is empty")]
-    EmptyKey,
-    #[error("possible etag mismatch. error from state store: etag mismatch for key {0}")]
-    EtagMismatch(String),
-    #[error("invalid etag value {etag} for key {key}")]
-    EtagInvalid { key: String, etag: String },
-    #[error("invalid ttlInSeconds {0}: expected an integer of -1 or more")]
-    InvalidTtl(String),
-    #[error("operation type {0} not supported")]
-    UnsupportedOperation(String),
-    #[error("outbox projection for key {0} has no upsert of the same key in the transaction")]
-    OrphanProjection(String),
-    #[error("database failure: {0}")]
-    Db(#[from] DbError),
-}
-
-impl From<rusqlite::Error> for StateError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Db(DbError::Sqlite(error))
-    }
-}
-
-impl StateError {
-    /// The status daprd answers for a failure outside a transaction (§5.2).
-    fn into_status(self, verb: &str, store: &str) -> Status {
-        match self {
-            Self::NotConfigured => Status::failed_precondition(self.to_string()),
-            Self::StoreNotFound(_) | Self::IllegalKey(_) | Self::EmptyKey | Self::InvalidTtl(_) => {
-                Status::invalid_argument(self.to_string())
-            }
-            Self::EtagMismatch(_) => Status::aborted(format!(
-                "failed {verb} state in state store {store}: {self}"
-            )),
-            Self::EtagInvalid { .. } => Status::invalid_argument(format!(
-                "failed {verb} state in state store {store}: {self}"
-            )),
-            other => Status::internal(format!(
-                "failed {verb} state in state store {store}: {other}"
-            )),
-        }
-    }
-
-    /// The status daprd answers for any failure inside `ExecuteStateTransaction`.
-    fn into_transaction_status(self) -> Status {
-        match self {
-            Self::NotConfigured => Status::failed_precondition(self.to_string()),
-            Self::StoreNotFound(_) => Status::invalid_argument(self.to_string()),
-            Self::UnsupportedOperation(_) => Status::unimplemented(self.to_string()),
-            other => Status::internal(format!("error while executing state transaction: {other}")),
-        }
-    }
-}
-
-/// A state store as one app sees it: which component, and how its keys are prefixed.
-struct Store<'a> {
-    component: &'a Component,
-    prefix: Option<String>,
-}
-
-impl<'a> Store<'a> {
-    fn resolve(runtime: &'a Runtime, app_id: &str, name: &str) -> Result<Self, StateError> {
-        let mut stores = runtime
-            .resources
-            .components_of(app_id, ComponentKind::StateSqlite)
-            .peekable();
-        if stores.peek().is_none() {
-            return Err(StateError::NotConfigured);
-        }
-        let component = runtime
-            .resources
-            .component_for(app_id, name)
-            .filter(|c| c.kind == ComponentKind::StateSqlite)
-            .ok_or_else(|| StateError::StoreNotFound(name.to_string()))?;
-        // §5.2: appid (default), name, namespace, none, or a literal prefix.
-        let prefix = match component.raw_metadata("keyPrefix").map(str::trim) {
-            None | Some("") => Some(app_id.to_string()),
-            Some(p) if p.eq_ignore_ascii_case("appid") => Some(app_id.to_string()),
-            Some(p) if p.eq_ignore_ascii_case("name") => Some(component.name.clone()),
-            Some(p) if p.eq_ignore_ascii_case("namespace") => Some(app_id.to_string()),
-            Some(p) if p.eq_ignore_ascii_case("none") => None,
-            Some(p) => Some(p.to_string()),
-        };
-        if let Some(prefix) = &prefix
-            && prefix.contains("||")
-        {
-            return Err(StateError::IllegalKey(prefix.clone()));
-        }
-        Ok(Self { component, prefix })
-    }
-
-    fn name(&self) -> String {
-        self.component.name.clone()
-    }
-
-    fn key(&self, key: &str) -> Result<String, StateError> {
-        if key.is_empty() {
-            return Err(StateError::EmptyKey);
-        }
-        if key.contains("||") {
-            return Err(StateError::IllegalKey(key.to_string()));
-        }
-        Ok(match &self.prefix {
-            Some(prefix) => format!("{prefix}||{key}"),
-            None => key.to_string(),
-        })
-    }
-
-    fn outbox(&self) -> Option<Outbox> {
-        let pubsub = self
-            .component
-            .raw_metadata("outboxPublishPubsub")
-            .filter(|v| !v.is_empty())?;
-        let topic = self
-            .component
-            .raw_metadata("outboxPublishTopic")
-            .filter(|v| !v.is_empty())?;
-        Some(Outbox {
-            pubsub: pubsub.to_string(),
-            topic: topic.to_string(),
-        })
-    }
-}
-
-/// Where the outbox of a store publishes.
-#[derive(Clone, Debug)]
-struct Outbox {
-    pubsub: String,
-    topic: String,
-}
 
 /// One stored row.
 struct Row {
@@ -455,7 +320,7 @@ pub(crate) async fn delete_bulk_state(
 }
 
 /// One validated operation of a transaction.
-enum Operation {
+pub(super) enum Operation {
     Upsert {
         key: String,
         item: common::StateItem,
@@ -537,70 +402,6 @@ pub(crate) async fn execute_transaction(
             .notify_published(&message.pubsub, &message.topic);
     }
     Ok(())
-}
-
-fn is_projection(item: &common::StateItem) -> bool {
-    item.metadata
-        .get(PROJECTION)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// The outbox message of each upsert (§5.4): the projection's value when there is one, with
-/// the operation's metadata copied into the CloudEvent (except `data` and `id`).
-fn outbox_messages(
-    outbox: &Outbox,
-    app_id: &str,
-    operations: &[Operation],
-    projections: &mut HashMap<String, common::StateItem>,
-    trace: &TraceHeaders,
-) -> Result<Vec<OutgoingMessage>, StateError> {
-    let mut messages = Vec::new();
-    for operation in operations {
-        let Operation::Upsert { key, item } = operation else {
-            continue;
-        };
-        let published = projections.remove(key).unwrap_or_else(|| item.clone());
-        let content_type = published
-            .metadata
-            .get("contentType")
-            .map(String::as_str)
-            .unwrap_or("");
-        let mut event = envelope::build(&EnvelopeInput {
-            id: format!("outbox-{}", uuid::Uuid::new_v4()),
-            source: app_id,
-            topic: &outbox.topic,
-            pubsub_name: &outbox.pubsub,
-            data: &published.value,
-            content_type,
-            trace,
-            now: Utc::now(),
-        });
-        for (name, value) in &published.metadata {
-            if name != "data" && name != "id" {
-                event.insert(name.clone(), serde_json::Value::String(value.clone()));
-            }
-        }
-        // The outbox republishes to its topic, rewriting these two whatever the metadata said.
-        event.insert(
-            "topic".into(),
-            serde_json::Value::String(outbox.topic.clone()),
-        );
-        event.insert(
-            "pubsubname".into(),
-            serde_json::Value::String(outbox.pubsub.clone()),
-        );
-        messages.push(OutgoingMessage {
-            pubsub: outbox.pubsub.clone(),
-            topic: outbox.topic.clone(),
-            envelope: event,
-            partition_key: published.metadata.get("partitionKey").cloned(),
-            metadata: HashMap::new(),
-        });
-    }
-    if let Some(key) = projections.keys().next() {
-        return Err(StateError::OrphanProjection(key.clone()));
-    }
-    Ok(messages)
 }
 
 /// Deletes expired rows now and then; reads already hide them.

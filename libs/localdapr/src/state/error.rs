@@ -1,0 +1,67 @@
+//! State failures, and the status codes daprd answers for them (reference §5.2).
+
+use tonic::Status;
+
+use crate::db::DbError;
+
+/// What went wrong with a state operation, before it is mapped to daprd's status codes.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StateError {
+    #[error("state store is not configured")]
+    NotConfigured,
+    #[error("state store {0} is not found")]
+    StoreNotFound(String),
+    #[error("input key/keyPrefix '{0}' can't contain '||'")]
+    IllegalKey(String),
+    #[error("key is empty")]
+    EmptyKey,
+    #[error("possible etag mismatch. error from state store: etag mismatch for key {0}")]
+    EtagMismatch(String),
+    #[error("invalid etag value {etag} for key {key}")]
+    EtagInvalid { key: String, etag: String },
+    #[error("invalid ttlInSeconds {0}: expected an integer of -1 or more")]
+    InvalidTtl(String),
+    #[error("operation type {0} not supported")]
+    UnsupportedOperation(String),
+    #[error("outbox projection for key {0} has no upsert of the same key in the transaction")]
+    OrphanProjection(String),
+    #[error("database failure: {0}")]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Db(DbError::Sqlite(error))
+    }
+}
+
+impl StateError {
+    /// The status daprd answers for a failure outside a transaction (§5.2).
+    pub(super) fn into_status(self, verb: &str, store: &str) -> Status {
+        match self {
+            Self::NotConfigured => Status::failed_precondition(self.to_string()),
+            Self::StoreNotFound(_) | Self::IllegalKey(_) | Self::EmptyKey | Self::InvalidTtl(_) => {
+                Status::invalid_argument(self.to_string())
+            }
+            Self::EtagMismatch(_) => Status::aborted(format!(
+                "failed {verb} state in state store {store}: {self}"
+            )),
+            Self::EtagInvalid { .. } => Status::invalid_argument(format!(
+                "failed {verb} state in state store {store}: {self}"
+            )),
+            other => Status::internal(format!(
+                "failed {verb} state in state store {store}: {other}"
+            )),
+        }
+    }
+
+    /// The status daprd answers for any failure inside `ExecuteStateTransaction`.
+    pub(super) fn into_transaction_status(self) -> Status {
+        match self {
+            Self::NotConfigured => Status::failed_precondition(self.to_string()),
+            Self::StoreNotFound(_) => Status::invalid_argument(self.to_string()),
+            Self::UnsupportedOperation(_) => Status::unimplemented(self.to_string()),
+            other => Status::internal(format!("error while executing state transaction: {other}")),
+        }
+    }
+}
