@@ -9,7 +9,7 @@
 //! - [`caller`]: who is calling — the trusted app and the user it acts for ([`CallerUser`]).
 //! - [`config`]: where the sidecar is and which tokens guard each direction.
 //! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
-//!   mounts health, reflection and the app-token check, and drains on [`shutdown_signal`].
+//!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
 //! - [`metrics`]: event and job handling metrics.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in

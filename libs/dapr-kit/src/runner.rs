@@ -14,6 +14,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tonic::{server::NamedService, service::RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
+use tower_http::cors::CorsLayer;
 
 use crate::callback::{AppCallbackService, AppTokenLayer};
 
@@ -92,6 +93,7 @@ pub struct AppServer {
     callback: Option<AppCallbackService>,
     http_routes: Option<Router>,
     grpc_web: bool,
+    cors: Option<CorsLayer>,
     app_token: Option<SecretString>,
     shutdown_grace: Duration,
 }
@@ -112,6 +114,7 @@ impl AppServer {
             callback: None,
             http_routes: None,
             grpc_web: false,
+            cors: None,
             app_token: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
@@ -161,6 +164,15 @@ impl AppServer {
         self
     }
 
+    /// Answers CORS (preflights included) on the whole app port with `cors`.
+    ///
+    /// It wraps gRPC, gRPC-web and the HTTP routes alike: a preflight `OPTIONS` carries no gRPC
+    /// content type, so a layer on the gRPC routes alone would never see it.
+    pub fn cors(mut self, cors: CorsLayer) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
     /// Requires daprd's app API token on gRPC calls (health excepted).
     pub fn app_token(mut self, token: Option<SecretString>) -> Self {
         self.app_token = token;
@@ -205,10 +217,13 @@ impl AppServer {
         let grpc = grpc
             .layer(AppTokenLayer::new(self.app_token))
             .layer(todo_telemetry::GrpcTelemetryLayer::new());
-        let app = match self.http_routes {
+        let mut app = match self.http_routes {
             Some(http) => grpc_or_http(grpc, http),
             None => grpc,
         };
+        if let Some(cors) = self.cors {
+            app = app.layer(cors);
+        }
 
         let stop = CancellationToken::new();
         let mut servers = JoinSet::new();

@@ -235,3 +235,75 @@ async fn plain_http_routes_share_the_app_port_with_grpc() {
     let mut health = HealthClient::new(channel(app).await);
     health.check(HealthCheckRequest::default()).await.unwrap();
 }
+
+/// Sends `request` as written and returns the status and the whole response, lower-cased.
+async fn http_exchange(address: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).to_lowercase();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response)
+}
+
+#[tokio::test]
+async fn cors_answers_preflights_and_grpc_web_calls_for_allowed_origins_only() {
+    let listeners = AppListeners::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let app = listeners.app_address().unwrap();
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin([http::HeaderValue::from_static("https://app.example")])
+        .allow_methods([http::Method::POST])
+        .allow_headers([http::header::CONTENT_TYPE])
+        .expose_headers([http::HeaderName::from_static("grpc-status")]);
+    let server = AppServer::new()
+        .grpc_service(task_service_server::TaskServiceServer::new(SlowTasks))
+        .grpc_web()
+        .http_routes(axum::Router::new())
+        .cors(cors);
+    tokio::spawn(server.run(listeners, std::future::pending()));
+
+    let preflight = |origin: &str| {
+        format!(
+            "OPTIONS /todo.v1.TaskService/GetTask HTTP/1.1\r\nhost: test\r\norigin: {origin}\r\n\
+             access-control-request-method: POST\r\naccess-control-request-headers: content-type\r\n\
+             connection: close\r\n\r\n"
+        )
+    };
+    let (status, allowed) = http_exchange(app, preflight("https://app.example").as_bytes()).await;
+    assert_eq!(status, 200, "{allowed}");
+    assert!(
+        allowed.contains("access-control-allow-origin: https://app.example"),
+        "{allowed}"
+    );
+    let (_, refused) = http_exchange(app, preflight("https://evil.example").as_bytes()).await;
+    assert!(
+        !refused.contains("access-control-allow-origin"),
+        "{refused}"
+    );
+
+    let message = prost::Message::encode_to_vec(&todo::GetTaskRequest {
+        task_id: "t".into(),
+    });
+    let mut call = format!(
+        "POST /todo.v1.TaskService/GetTask HTTP/1.1\r\nhost: test\r\norigin: https://app.example\r\n\
+         content-type: application/grpc-web+proto\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        message.len() + 5
+    )
+    .into_bytes();
+    call.push(0);
+    call.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    call.extend_from_slice(&message);
+    let (status, answered) = http_exchange(app, &call).await;
+    assert_eq!(status, 200, "{answered}");
+    assert!(
+        answered.contains("access-control-allow-origin: https://app.example")
+            && answered.contains("access-control-expose-headers: grpc-status"),
+        "{answered}"
+    );
+}

@@ -16,11 +16,13 @@
 //! - [`grpc_layer`]: [`GrpcTelemetryLayer`], a span and metrics per gRPC call.
 //!   `grpc_status` (private) reads `grpc-status` and names codes for labels.
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz` and [`Readiness`].
+//! - [`error_chain()`]: an error and its sources on one line, for logs.
 //! - [`TelemetryError`]: the one error type; configuration errors name the variable and value.
 
 pub mod admin;
 pub mod config;
 mod error;
+pub mod error_chain;
 pub mod grpc_layer;
 mod grpc_status;
 pub mod metrics;
@@ -32,6 +34,7 @@ pub use self::metrics::install_recorder;
 pub use admin::{DEFAULT_ADMIN_PORT, Readiness, admin_router, serve_admin};
 pub use config::{LogFormat, TelemetryConfig};
 pub use error::TelemetryError;
+pub use error_chain::error_chain;
 pub use grpc_layer::GrpcTelemetryLayer;
 pub use otlp::{build_tracer_provider, opentelemetry_layer, shutdown_tracer_provider};
 pub use propagation::{

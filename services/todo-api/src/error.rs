@@ -2,6 +2,7 @@
 //! once, and never sent to the client.
 
 use todo_core::{TransitionError, ValidationError, VersionMismatch};
+use todo_telemetry::error_chain;
 use tonic::Status;
 
 use crate::store::StoreError;
@@ -72,18 +73,6 @@ impl From<Error> for Status {
             }
         }
     }
-}
-
-/// The error and its sources, for the one log line that explains an internal failure.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

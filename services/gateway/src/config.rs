@@ -1,0 +1,351 @@
+//! Every knob of the gateway, read from the environment once and validated before anything
+//! binds. The signing key is not here: it comes from the Dapr secret store at startup.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use dapr_kit::{DaprConfig, config::ConfigError};
+use http::HeaderValue;
+
+use crate::sign_in_limiter::SignInLimits;
+
+/// The public port: gRPC, gRPC-web, reflection, health, `/healthz` and the frontend.
+pub const ENV_APP_PORT: &str = "APP_PORT";
+/// Default for [`ENV_APP_PORT`].
+pub const DEFAULT_APP_PORT: u16 = 8080;
+/// The admin port: `/metrics`, `/healthz`, `/readyz`.
+pub const ENV_ADMIN_PORT: &str = "TODO_ADMIN_PORT";
+/// Default for [`ENV_ADMIN_PORT`].
+pub const DEFAULT_ADMIN_PORT: u16 = todo_telemetry::DEFAULT_ADMIN_PORT;
+/// The Dapr state store holding accounts and refresh tokens.
+pub const ENV_STATE_STORE: &str = "TODO_STATE_STORE";
+/// Default for [`ENV_STATE_STORE`].
+pub const DEFAULT_STATE_STORE: &str = "statestore";
+/// The Dapr secret store holding the suite's keys.
+pub const ENV_SECRET_STORE: &str = "TODO_SECRET_STORE";
+/// Default for [`ENV_SECRET_STORE`].
+pub const DEFAULT_SECRET_STORE: &str = "secretstore";
+/// The secret (in that store) holding `jwt-signing-key`.
+pub const ENV_SECRET_NAME: &str = "TODO_SECRET_NAME";
+/// Default for [`ENV_SECRET_NAME`].
+pub const DEFAULT_SECRET_NAME: &str = "todo-suite";
+/// The directory of the built frontend.
+pub const ENV_FRONTEND_DIR: &str = "TODO_FRONTEND_DIR";
+/// Default for [`ENV_FRONTEND_DIR`], relative to the working directory.
+pub const DEFAULT_FRONTEND_DIR: &str = "frontend/dist";
+/// The browser origins allowed to call the API cross-origin, comma-separated.
+pub const ENV_CORS_ORIGINS: &str = "TODO_CORS_ORIGINS";
+/// Default for [`ENV_CORS_ORIGINS`]: none, so no CORS headers at all.
+pub const DEFAULT_CORS_ORIGINS: &str = "";
+/// How long an access token is valid.
+pub const ENV_ACCESS_TOKEN_TTL_SECONDS: &str = "TODO_ACCESS_TOKEN_TTL_SECONDS";
+/// Default for [`ENV_ACCESS_TOKEN_TTL_SECONDS`]: one hour.
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// How long a refresh token is valid.
+pub const ENV_REFRESH_TOKEN_TTL_SECONDS: &str = "TODO_REFRESH_TOKEN_TTL_SECONDS";
+/// Default for [`ENV_REFRESH_TOKEN_TTL_SECONDS`]: 30 days.
+pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Whether the client address comes from `X-Forwarded-For` (only behind a proxy that sets it).
+pub const ENV_TRUST_FORWARDED_FOR: &str = "TODO_TRUST_FORWARDED_FOR";
+/// Default for [`ENV_TRUST_FORWARDED_FOR`].
+pub const DEFAULT_TRUST_FORWARDED_FOR: bool = false;
+/// Failed sign-ins per email address within the window before sign-ins are refused.
+pub const ENV_SIGN_IN_FAILURES_PER_EMAIL: &str = "TODO_SIGN_IN_FAILURES_PER_EMAIL";
+/// Default for [`ENV_SIGN_IN_FAILURES_PER_EMAIL`].
+pub const DEFAULT_SIGN_IN_FAILURES_PER_EMAIL: u32 = 5;
+/// Failed sign-ins per client address within the window before sign-ins are refused.
+pub const ENV_SIGN_IN_FAILURES_PER_ADDRESS: &str = "TODO_SIGN_IN_FAILURES_PER_ADDRESS";
+/// Default for [`ENV_SIGN_IN_FAILURES_PER_ADDRESS`].
+pub const DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 20;
+/// The window the sign-in failures are counted in.
+pub const ENV_SIGN_IN_WINDOW_SECONDS: &str = "TODO_SIGN_IN_WINDOW_SECONDS";
+/// Default for [`ENV_SIGN_IN_WINDOW_SECONDS`]: 15 minutes.
+pub const DEFAULT_SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The longest deadline a forwarded unary call gets (and the deadline when the client set none).
+pub const ENV_FORWARD_DEADLINE_SECONDS: &str = "TODO_FORWARD_DEADLINE_SECONDS";
+/// Default for [`ENV_FORWARD_DEADLINE_SECONDS`].
+pub const DEFAULT_FORWARD_DEADLINE: Duration = Duration::from_secs(30);
+/// The Dapr app id of todo-api (TaskService).
+pub const ENV_TASKS_APP_ID: &str = "TODO_TASKS_APP_ID";
+/// Default for [`ENV_TASKS_APP_ID`].
+pub const DEFAULT_TASKS_APP_ID: &str = "todo-api";
+/// The Dapr app id of audit (AuditService).
+pub const ENV_AUDIT_APP_ID: &str = "TODO_AUDIT_APP_ID";
+/// Default for [`ENV_AUDIT_APP_ID`].
+pub const DEFAULT_AUDIT_APP_ID: &str = "audit";
+/// The Dapr app id of notification (NotificationService).
+pub const ENV_NOTIFICATION_APP_ID: &str = "TODO_NOTIFICATION_APP_ID";
+/// Default for [`ENV_NOTIFICATION_APP_ID`].
+pub const DEFAULT_NOTIFICATION_APP_ID: &str = "notification";
+/// The Dapr app id of sync (SyncService).
+pub const ENV_SYNC_APP_ID: &str = "TODO_SYNC_APP_ID";
+/// Default for [`ENV_SYNC_APP_ID`].
+pub const DEFAULT_SYNC_APP_ID: &str = "sync";
+/// How long in-flight calls may take to finish after SIGTERM.
+pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
+/// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// The Dapr app ids the gateway forwards to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamApps {
+    /// todo-api, serving `TaskService`.
+    pub tasks: String,
+    /// audit, serving `AuditService`.
+    pub audit: String,
+    /// notification, serving `NotificationService`.
+    pub notification: String,
+    /// sync, serving `SyncService`.
+    pub sync: String,
+}
+
+/// The gateway's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the public port listens (0.0.0.0: the Ingress reaches it in a pod).
+    pub app_address: SocketAddr,
+    /// Where the admin endpoints listen.
+    pub admin_address: SocketAddr,
+    /// The sidecar and its tokens.
+    pub dapr: DaprConfig,
+    /// The state store of accounts and refresh tokens.
+    pub state_store: String,
+    /// The secret store.
+    pub secret_store: String,
+    /// The secret with the JWT signing key.
+    pub secret_name: String,
+    /// The built frontend, served on every path that is not an API.
+    pub frontend_dir: PathBuf,
+    /// The origins that get CORS headers; empty means none.
+    pub cors_origins: Vec<HeaderValue>,
+    /// The lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// The lifetime of refresh tokens (each rotation starts a new one).
+    pub refresh_token_ttl: Duration,
+    /// Whether the client address is read from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// The sign-in rate limits.
+    pub sign_in_limits: SignInLimits,
+    /// The cap on (and default of) a forwarded unary call's deadline.
+    pub forward_deadline: Duration,
+    /// Where forwarded calls go.
+    pub upstreams: UpstreamApps,
+    /// The drain period.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used, named with its value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests pass a map.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used, named with its value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let text = |name: &str, default: &str| get(name).map_or_else(|| default.into(), trimmed);
+        let seconds = |variable, default| match get(variable) {
+            None => Ok(default),
+            Some(value) => positive_seconds(variable, &value),
+        };
+        let count = |variable, default| match get(variable) {
+            None => Ok(default),
+            Some(value) => positive_count(variable, &value),
+        };
+        Ok(Self {
+            app_address: any_address(port(&get, ENV_APP_PORT, DEFAULT_APP_PORT)?),
+            admin_address: any_address(port(&get, ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?),
+            dapr: DaprConfig::from_lookup(&lookup)?,
+            state_store: text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
+            secret_store: text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
+            secret_name: text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
+            frontend_dir: PathBuf::from(text(ENV_FRONTEND_DIR, DEFAULT_FRONTEND_DIR)),
+            cors_origins: cors_origins(&text(ENV_CORS_ORIGINS, DEFAULT_CORS_ORIGINS))?,
+            access_token_ttl: seconds(ENV_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_ACCESS_TOKEN_TTL)?,
+            refresh_token_ttl: seconds(ENV_REFRESH_TOKEN_TTL_SECONDS, DEFAULT_REFRESH_TOKEN_TTL)?,
+            trust_forwarded_for: match get(ENV_TRUST_FORWARDED_FOR) {
+                None => DEFAULT_TRUST_FORWARDED_FOR,
+                Some(value) => boolean(ENV_TRUST_FORWARDED_FOR, &value)?,
+            },
+            sign_in_limits: SignInLimits {
+                failures_per_email: count(
+                    ENV_SIGN_IN_FAILURES_PER_EMAIL,
+                    DEFAULT_SIGN_IN_FAILURES_PER_EMAIL,
+                )?,
+                failures_per_address: count(
+                    ENV_SIGN_IN_FAILURES_PER_ADDRESS,
+                    DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS,
+                )?,
+                window: seconds(ENV_SIGN_IN_WINDOW_SECONDS, DEFAULT_SIGN_IN_WINDOW)?,
+            },
+            forward_deadline: seconds(ENV_FORWARD_DEADLINE_SECONDS, DEFAULT_FORWARD_DEADLINE)?,
+            upstreams: UpstreamApps {
+                tasks: text(ENV_TASKS_APP_ID, DEFAULT_TASKS_APP_ID),
+                audit: text(ENV_AUDIT_APP_ID, DEFAULT_AUDIT_APP_ID),
+                notification: text(ENV_NOTIFICATION_APP_ID, DEFAULT_NOTIFICATION_APP_ID),
+                sync: text(ENV_SYNC_APP_ID, DEFAULT_SYNC_APP_ID),
+            },
+            shutdown_grace: seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
+        })
+    }
+}
+
+fn trimmed(value: String) -> String {
+    value.trim().to_string()
+}
+
+fn any_address(port: u16) -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], port))
+}
+
+fn port(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u16,
+) -> Result<u16, ConfigError> {
+    match get(variable) {
+        None => Ok(default),
+        Some(value) => value.trim().parse::<u16>().map_err(|e| ConfigError {
+            variable,
+            value: value.clone(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn positive_seconds(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(ConfigError {
+            variable,
+            value: value.to_string(),
+            reason: "expected a whole number of seconds above 0".into(),
+        }),
+    }
+}
+
+fn positive_count(variable: &'static str, value: &str) -> Result<u32, ConfigError> {
+    match value.trim().parse::<u32>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(ConfigError {
+            variable,
+            value: value.to_string(),
+            reason: "expected a whole number above 0".into(),
+        }),
+    }
+}
+
+fn boolean(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError {
+            variable,
+            value: value.to_string(),
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+/// Parses `https://app.example.com, http://localhost:5173` into exact origins. A wildcard is
+/// refused: the API is only for the suite's own frontends.
+fn cors_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let invalid = |reason: &str| ConfigError {
+                variable: ENV_CORS_ORIGINS,
+                value: list.to_string(),
+                reason: format!("{origin}: {reason}"),
+            };
+            let origin = origin.trim_end_matches('/');
+            let uri: http::Uri = origin
+                .parse()
+                .map_err(|_| invalid("expected scheme://host[:port]"))?;
+            let is_bare_origin = matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some()
+                && uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+            if !is_bare_origin {
+                return Err(invalid(
+                    "expected scheme://host[:port] with http or https and no path",
+                ));
+            }
+            HeaderValue::from_str(origin).map_err(|_| invalid("not a valid header value"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<_, _> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_work_under_localdapr() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.app_address.port(), 8080);
+        assert_eq!(config.admin_address.port(), 9464);
+        assert_eq!(config.state_store, "statestore");
+        assert_eq!(config.secret_store, "secretstore");
+        assert_eq!(config.secret_name, "todo-suite");
+        assert_eq!(config.frontend_dir, PathBuf::from("frontend/dist"));
+        assert!(config.cors_origins.is_empty());
+        assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert!(!config.trust_forwarded_for);
+        assert_eq!(config.upstreams.tasks, "todo-api");
+        assert_eq!(config.sign_in_limits.failures_per_email, 5);
+        assert_eq!(config.sign_in_limits.failures_per_address, 20);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let config = config(&[(
+            ENV_CORS_ORIGINS,
+            "https://app.example.com, http://localhost:5173/",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            (ENV_APP_PORT, "http"),
+            (ENV_ADMIN_PORT, "99999"),
+            (ENV_CORS_ORIGINS, "*"),
+            (ENV_CORS_ORIGINS, "https://ok.example, ftp://files.example"),
+            (ENV_CORS_ORIGINS, "https://app.example/path"),
+            (ENV_ACCESS_TOKEN_TTL_SECONDS, "0"),
+            (ENV_REFRESH_TOKEN_TTL_SECONDS, "a month"),
+            (ENV_TRUST_FORWARDED_FOR, "maybe"),
+            (ENV_SIGN_IN_FAILURES_PER_EMAIL, "0"),
+            (ENV_SIGN_IN_WINDOW_SECONDS, "-1"),
+            (ENV_FORWARD_DEADLINE_SECONDS, "soon"),
+            (ENV_SHUTDOWN_GRACE_SECONDS, "soon"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "case {variable}={value}");
+            assert!(error.to_string().contains(variable), "case {variable}");
+        }
+    }
+}

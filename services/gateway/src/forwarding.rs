@@ -1,0 +1,247 @@
+//! Forwarding: the gateway serves `TaskService`, `AuditService`, `NotificationService` and
+//! `SyncService` by calling the service that owns each through its Dapr sidecar (proxy mode,
+//! typed clients over [`DaprClient::app_channel`]).
+//!
+//! For every call the [`Forwarder`]:
+//! 1. verifies `authorization: Bearer <jwt>` (anything else is `Unauthenticated`, and nothing
+//!    is forwarded);
+//! 2. builds the outgoing request from the message alone — no client metadata is copied, so a
+//!    client cannot smuggle in `todo-user-id` or `dapr-*` — and adds the verified
+//!    `todo-user-id`;
+//! 3. propagates the deadline: the client's `grpc-timeout`, capped (see [`crate::deadline`]);
+//! 4. answers with the service's response message, or its `Status` with the same code, message
+//!    and details (field violations included), minus its metadata.
+
+use std::time::Duration;
+
+use dapr_kit::{AppChannel, DaprClient, DaprError, caller::USER_ID_HEADER};
+use futures::TryStreamExt;
+use todo_proto::todo::v1::{
+    self as proto, audit_service_client::AuditServiceClient, audit_service_server::AuditService,
+    notification_service_client::NotificationServiceClient,
+    notification_service_server::NotificationService, sync_service_client::SyncServiceClient,
+    sync_service_server::SyncService, task_service_client::TaskServiceClient,
+    task_service_server::TaskService,
+};
+use tokio::time::Instant;
+use tonic::{Code, Request, Response, Status, codegen::BoxStream, metadata::AsciiMetadataValue};
+
+use crate::{access_tokens::AccessTokens, config::UpstreamApps, deadline, error::Error};
+
+/// Marks a proxied call as streaming, so daprd applies resiliency timeouts and retries to the
+/// handshake only (reference §6).
+const DAPR_STREAM: &str = "dapr-stream";
+
+/// Typed clients of the services behind the gateway, each through the sidecar.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    tasks: TaskServiceClient<AppChannel>,
+    audit: AuditServiceClient<AppChannel>,
+    notifications: NotificationServiceClient<AppChannel>,
+    sync: SyncServiceClient<AppChannel>,
+}
+
+impl Upstreams {
+    /// Clients of `apps` through `dapr`'s sidecar; nothing connects until the first call.
+    ///
+    /// # Errors
+    /// [`DaprError::InvalidMetadata`] when an app id is not a valid metadata value.
+    pub fn new(dapr: &DaprClient, apps: &UpstreamApps) -> Result<Self, DaprError> {
+        Ok(Self {
+            tasks: TaskServiceClient::new(dapr.app_channel(&apps.tasks)?),
+            audit: AuditServiceClient::new(dapr.app_channel(&apps.audit)?),
+            notifications: NotificationServiceClient::new(dapr.app_channel(&apps.notification)?),
+            sync: SyncServiceClient::new(dapr.app_channel(&apps.sync)?),
+        })
+    }
+}
+
+/// Serves the forwarded services.
+#[derive(Clone, Debug)]
+pub struct Forwarder {
+    access_tokens: AccessTokens,
+    upstreams: Upstreams,
+    deadline_cap: Duration,
+}
+
+impl Forwarder {
+    /// Forwards to `upstreams` for holders of tokens `access_tokens` accepts; unary calls get at
+    /// most `deadline_cap`.
+    pub fn new(access_tokens: AccessTokens, upstreams: Upstreams, deadline_cap: Duration) -> Self {
+        Self {
+            access_tokens,
+            upstreams,
+            deadline_cap,
+        }
+    }
+
+    /// The request to send on: the message, the verified user, and `deadline` if any.
+    fn outgoing<T>(
+        &self,
+        request: Request<T>,
+        deadline: Option<Duration>,
+    ) -> Result<Request<T>, Status> {
+        let verified = self
+            .access_tokens
+            .authenticate(request.metadata())
+            .map_err(Error::from)?;
+        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
+        let user: AsciiMetadataValue = verified
+            .user
+            .to_string()
+            .parse()
+            .expect("a hyphenated UUID is valid metadata");
+        let mut outgoing = Request::new(request.into_inner());
+        outgoing.metadata_mut().insert(USER_ID_HEADER, user);
+        if let Some(deadline) = deadline {
+            outgoing.set_timeout(deadline);
+        }
+        Ok(outgoing)
+    }
+
+    /// Forwards a unary call with `call`, which sends the outgoing request to the right client.
+    async fn forward_unary<Req, Res, Fut>(
+        &self,
+        request: Request<Req>,
+        call: impl FnOnce(Request<Req>) -> Fut,
+    ) -> Result<Response<Res>, Status>
+    where
+        Fut: Future<Output = Result<Response<Res>, Status>>,
+    {
+        let deadline = deadline::unary_deadline(request.metadata(), self.deadline_cap);
+        let outgoing = self.outgoing(request, Some(deadline))?;
+        let started = Instant::now();
+        match call(outgoing).await {
+            Ok(response) => Ok(Response::new(response.into_inner())),
+            Err(status) => Err(pass_through(status, started.elapsed() >= deadline)),
+        }
+    }
+}
+
+/// The upstream's status as the client should see it: code, message and details unchanged,
+/// its metadata (the upstream's and daprd's headers) dropped. tonic reports its own expired
+/// timer as `Cancelled`; once the deadline has passed that is `DeadlineExceeded`.
+fn pass_through(status: Status, deadline_passed: bool) -> Status {
+    if deadline_passed && status.code() == Code::Cancelled {
+        return Status::deadline_exceeded("deadline exceeded");
+    }
+    Status::with_details(
+        status.code(),
+        status.message(),
+        bytes::Bytes::copy_from_slice(status.details()),
+    )
+}
+
+/// Implements a service whose RPCs are all unary by forwarding each to `upstreams.$client`.
+macro_rules! forward_unary_service {
+    ($service:ident via $client:ident { $($method:ident($request:ident) -> $response:ident;)+ }) => {
+        #[tonic::async_trait]
+        impl $service for Forwarder {
+            $(
+                #[tracing::instrument(skip_all, fields(user_id))]
+                async fn $method(
+                    &self,
+                    request: Request<proto::$request>,
+                ) -> Result<Response<proto::$response>, Status> {
+                    let mut client = self.upstreams.$client.clone();
+                    self.forward_unary(request, |outgoing| async move {
+                        client.$method(outgoing).await
+                    })
+                    .await
+                }
+            )+
+        }
+    };
+}
+
+forward_unary_service!(TaskService via tasks {
+    create_task(CreateTaskRequest) -> CreateTaskResponse;
+    get_task(GetTaskRequest) -> GetTaskResponse;
+    list_tasks(ListTasksRequest) -> ListTasksResponse;
+    update_task(UpdateTaskRequest) -> UpdateTaskResponse;
+    complete_task(CompleteTaskRequest) -> CompleteTaskResponse;
+    reopen_task(ReopenTaskRequest) -> ReopenTaskResponse;
+    delete_task(DeleteTaskRequest) -> DeleteTaskResponse;
+});
+
+forward_unary_service!(AuditService via audit {
+    list_task_history(ListTaskHistoryRequest) -> ListTaskHistoryResponse;
+});
+
+forward_unary_service!(NotificationService via notifications {
+    list_notifications(ListNotificationsRequest) -> ListNotificationsResponse;
+    mark_read(MarkReadRequest) -> MarkReadResponse;
+});
+
+#[tonic::async_trait]
+impl SyncService for Forwarder {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn watch_tasks(
+        &self,
+        request: Request<proto::WatchTasksRequest>,
+    ) -> Result<Response<BoxStream<proto::WatchTasksResponse>>, Status> {
+        // A watch lasts as long as the client wants: only the client's own deadline applies.
+        let deadline = deadline::client_timeout(request.metadata());
+        let mut outgoing = self.outgoing(request, deadline)?;
+        outgoing
+            .metadata_mut()
+            .insert(DAPR_STREAM, AsciiMetadataValue::from_static("true"));
+        let started = Instant::now();
+        let deadline_passed = move || deadline.is_some_and(|d| started.elapsed() >= d);
+        let events = self
+            .upstreams
+            .sync
+            .clone()
+            .watch_tasks(outgoing)
+            .await
+            .map_err(|status| pass_through(status, deadline_passed()))?
+            .into_inner()
+            .map_err(move |status| pass_through(status, deadline_passed()));
+        Ok(Response::new(Box::pin(events)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    use super::*;
+
+    #[test]
+    fn statuses_pass_through_with_details_but_without_metadata() {
+        let mut upstream = todo_proto::status::invalid_argument([("title", "must not be blank")]);
+        upstream
+            .metadata_mut()
+            .insert("dapr-callee-app-id", "todo-api".parse().unwrap());
+        let passed = pass_through(upstream, false);
+        assert_eq!(passed.code(), Code::InvalidArgument);
+        assert_eq!(passed.message(), "title: must not be blank");
+        assert_eq!(
+            todo_proto::status::field_violations(&passed),
+            [("title".to_string(), "must not be blank".to_string())]
+        );
+        assert!(passed.metadata().get("dapr-callee-app-id").is_none());
+    }
+
+    #[test]
+    fn a_cancelled_call_past_its_deadline_is_deadline_exceeded() {
+        let cases = [
+            (
+                "expired timer",
+                Code::Cancelled,
+                true,
+                Code::DeadlineExceeded,
+            ),
+            ("cancelled early", Code::Cancelled, false, Code::Cancelled),
+            ("not found late", Code::NotFound, true, Code::NotFound),
+        ];
+        for (case, code, passed, expected) in cases {
+            let status = Status::with_error_details(code, "x", ErrorDetails::new());
+            assert_eq!(
+                pass_through(status, passed).code(),
+                expected,
+                "case: {case}"
+            );
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Startup: connect to the sidecar, read the JWT signing key, and serve the public port with
+//! dapr-kit's app runner until shutdown.
+//!
+//! The gateway does not require Dapr's app API token on its port, unlike the other services:
+//! the port is the public edge, called by browsers and `grpcurl`, which never hold that token.
+//! Users are authenticated by their access tokens instead, and nothing calls the gateway
+//! through Dapr (it serves no subscriptions, jobs or invocations).
+
+use std::future::Future;
+
+use dapr_kit::{AppListeners, AppServer, DaprClient, DaprError, RunError};
+use secrecy::ExposeSecret;
+use todo_proto::todo::v1::{
+    audit_service_server::AuditServiceServer, auth_service_server::AuthServiceServer,
+    notification_service_server::NotificationServiceServer, sync_service_server::SyncServiceServer,
+    task_service_server::TaskServiceServer,
+};
+
+use crate::{
+    Config,
+    access_tokens::{AccessTokens, SigningKey},
+    accounts::Accounts,
+    auth::Auth,
+    auth_api::AuthApi,
+    edge,
+    error::Error,
+    forwarding::{Forwarder, Upstreams},
+    passwords::Passwords,
+    refresh_tokens::RefreshTokens,
+    sign_in_limiter::SignInLimiter,
+};
+
+/// The key of the JWT signing key inside the suite's secret.
+pub const JWT_SIGNING_KEY: &str = "jwt-signing-key";
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The sidecar could not be reached, or refused a startup call.
+    #[error("dapr sidecar unavailable at startup")]
+    Dapr(#[from] DaprError),
+    /// The secret holding the signing key cannot be read.
+    #[error(
+        "cannot read secret {secret} from secret store {store}, which must hold {key} (the JWT signing key)"
+    )]
+    SecretUnreadable {
+        /// The store.
+        store: String,
+        /// The secret.
+        secret: String,
+        /// The key the gateway needs from it.
+        key: &'static str,
+        /// The sidecar's answer.
+        #[source]
+        source: DaprError,
+    },
+    /// The signing key is missing from the secret.
+    #[error(
+        "secret {secret} in secret store {store} has no {key}; add at least 32 random bytes under it (just up does, locally)"
+    )]
+    MissingSigningKey {
+        /// The store.
+        store: String,
+        /// The secret.
+        secret: String,
+        /// The missing key.
+        key: &'static str,
+    },
+    /// The signing key is too weak.
+    #[error("{key} in secret {secret} of secret store {store} is unusable: {reason}")]
+    WeakSigningKey {
+        /// The store.
+        store: String,
+        /// The secret.
+        secret: String,
+        /// The key inside it.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Password hashing could not be prepared.
+    #[error("cannot prepare password hashing")]
+    Hashing(#[source] Error),
+    /// Serving failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Serves the gateway on `listeners` until `shutdown` resolves.
+///
+/// # Errors
+/// When the sidecar or the signing key is unavailable, or serving fails.
+pub async fn run(
+    config: Config,
+    listeners: AppListeners,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let dapr = DaprClient::connect(&config.dapr).await?;
+    let signing_key = signing_key(&dapr, &config).await?;
+    crate::metrics::describe();
+    let access_tokens = AccessTokens::new(&signing_key, config.access_token_ttl);
+    let concurrency = std::thread::available_parallelism().map_or(2, usize::from);
+    let passwords = Passwords::new(concurrency)
+        .await
+        .map_err(ServerError::Hashing)?;
+    let auth = Auth::new(
+        Accounts::new(dapr.clone(), config.state_store.clone()),
+        passwords,
+        access_tokens.clone(),
+        RefreshTokens::new(
+            dapr.clone(),
+            config.state_store.clone(),
+            config.refresh_token_ttl,
+        ),
+        SignInLimiter::new(config.sign_in_limits),
+    );
+    let forwarder = Forwarder::new(
+        access_tokens,
+        Upstreams::new(&dapr, &config.upstreams)?,
+        config.forward_deadline,
+    );
+    let mut server = AppServer::new()
+        .grpc_service(AuthServiceServer::new(AuthApi::new(
+            auth,
+            config.trust_forwarded_for,
+        )))
+        .grpc_service(TaskServiceServer::new(forwarder.clone()))
+        .grpc_service(AuditServiceServer::new(forwarder.clone()))
+        .grpc_service(NotificationServiceServer::new(forwarder.clone()))
+        .grpc_service(SyncServiceServer::new(forwarder))
+        .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
+        .grpc_web()
+        .http_routes(edge::routes(config.frontend_dir.clone()))
+        .shutdown_grace(config.shutdown_grace);
+    if let Some(cors) = edge::cors(&config.cors_origins) {
+        server = server.cors(cors);
+    }
+    server.run(listeners, shutdown).await?;
+    Ok(())
+}
+
+async fn signing_key(dapr: &DaprClient, config: &Config) -> Result<SigningKey, ServerError> {
+    let secret = dapr
+        .get_secret(&config.secret_store, &config.secret_name)
+        .await
+        .map_err(|source| ServerError::SecretUnreadable {
+            store: config.secret_store.clone(),
+            secret: config.secret_name.clone(),
+            key: JWT_SIGNING_KEY,
+            source,
+        })?;
+    let value = secret
+        .get(JWT_SIGNING_KEY)
+        .ok_or_else(|| ServerError::MissingSigningKey {
+            store: config.secret_store.clone(),
+            secret: config.secret_name.clone(),
+            key: JWT_SIGNING_KEY,
+        })?;
+    SigningKey::new(value.expose_secret().as_bytes().to_vec()).map_err(|reason| {
+        ServerError::WeakSigningKey {
+            store: config.secret_store.clone(),
+            secret: config.secret_name.clone(),
+            key: JWT_SIGNING_KEY,
+            reason,
+        }
+    })
+}

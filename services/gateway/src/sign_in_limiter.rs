@@ -1,0 +1,323 @@
+//! The sign-in rate limit: failed sign-ins are counted per email address and per client address
+//! in fixed windows, and once either count reaches its limit, sign-ins for that email or from
+//! that address are refused until the window ends, even with the right password.
+//!
+//! The counts live in this replica's memory: with N replicas behind a load balancer an attacker
+//! gets up to N times the limit. Memory is bounded: each table keeps at most
+//! [`MAX_TRACKED_KEYS`] keys, dropping expired windows first and then the oldest.
+
+use std::{collections::HashMap, hash::Hash, net::IpAddr, sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+
+use crate::credentials::EmailDigest;
+
+/// The most emails (and, separately, addresses) one replica tracks.
+pub const MAX_TRACKED_KEYS: usize = 100_000;
+
+/// How many failures each key may have in one window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInLimits {
+    /// Failures per email address.
+    pub failures_per_email: u32,
+    /// Failures per client address.
+    pub failures_per_address: u32,
+    /// The length of a window, which starts at a key's first failure.
+    pub window: Duration,
+}
+
+/// A refused sign-in: when the caller may try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+/// Counts failed sign-ins; shared by every call (a std mutex, never held across an await).
+#[derive(Debug)]
+pub struct SignInLimiter {
+    limits: SignInLimits,
+    tables: Mutex<Tables>,
+}
+
+#[derive(Debug)]
+struct Tables {
+    by_email: FailureTable<EmailDigest>,
+    by_address: FailureTable<IpAddr>,
+}
+
+impl SignInLimiter {
+    /// A limiter with nothing counted yet.
+    pub fn new(limits: SignInLimits) -> Self {
+        Self::with_capacity(limits, MAX_TRACKED_KEYS)
+    }
+
+    fn with_capacity(limits: SignInLimits, capacity: usize) -> Self {
+        Self {
+            limits,
+            tables: Mutex::new(Tables {
+                by_email: FailureTable::new(capacity),
+                by_address: FailureTable::new(capacity),
+            }),
+        }
+    }
+
+    /// Whether a sign-in for `email` from `address` may be attempted at `now`.
+    ///
+    /// # Errors
+    /// [`RetryAfter`] with the longer wait when the email or the address is over its limit.
+    pub fn check(
+        &self,
+        email: &EmailDigest,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), RetryAfter> {
+        let tables = self.lock();
+        let window = self.limits.window;
+        let by_email =
+            tables
+                .by_email
+                .blocked_for(email, self.limits.failures_per_email, window, now);
+        let by_address = address.and_then(|address| {
+            tables
+                .by_address
+                .blocked_for(&address, self.limits.failures_per_address, window, now)
+        });
+        match by_email.max(by_address) {
+            Some(wait) => Err(RetryAfter(wait)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed sign-in against both keys.
+    pub fn record_failure(&self, email: &EmailDigest, address: Option<IpAddr>, now: Instant) {
+        let mut tables = self.lock();
+        let window = self.limits.window;
+        tables.by_email.record(*email, window, now);
+        if let Some(address) = address {
+            tables.by_address.record(address, window, now);
+        }
+    }
+
+    /// Forgets the failures of `email` after a successful sign-in (the address keeps its count:
+    /// one good account must not unlock guessing at others).
+    pub fn record_success(&self, email: &EmailDigest) {
+        self.lock().by_email.forget(email);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // The tables stay consistent even if a holder panicked: every update is one insert.
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    started: Instant,
+    failures: u32,
+}
+
+#[derive(Debug)]
+struct FailureTable<K> {
+    windows: HashMap<K, Window>,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash + Copy> FailureTable<K> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            windows: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn blocked_for(&self, key: &K, limit: u32, window: Duration, now: Instant) -> Option<Duration> {
+        let current = self.windows.get(key)?;
+        let ends = current.started + window;
+        (current.failures >= limit && ends > now).then(|| ends - now)
+    }
+
+    fn record(&mut self, key: K, window: Duration, now: Instant) {
+        if let Some(current) = self.windows.get_mut(&key) {
+            if current.started + window > now {
+                current.failures = current.failures.saturating_add(1);
+            } else {
+                *current = Window {
+                    started: now,
+                    failures: 1,
+                };
+            }
+            return;
+        }
+        if self.windows.len() >= self.capacity {
+            self.make_room(window, now);
+        }
+        self.windows.insert(
+            key,
+            Window {
+                started: now,
+                failures: 1,
+            },
+        );
+    }
+
+    fn forget(&mut self, key: &K) {
+        self.windows.remove(key);
+    }
+
+    /// Drops expired windows; if none had expired, drops the oldest one.
+    fn make_room(&mut self, window: Duration, now: Instant) {
+        self.windows.retain(|_, w| w.started + window > now);
+        if self.windows.len() < self.capacity {
+            return;
+        }
+        let oldest = self
+            .windows
+            .iter()
+            .min_by_key(|(_, w)| w.started)
+            .map(|(key, _)| *key);
+        if let Some(oldest) = oldest {
+            self.windows.remove(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Email;
+
+    const LIMITS: SignInLimits = SignInLimits {
+        failures_per_email: 5,
+        failures_per_address: 20,
+        window: Duration::from_secs(900),
+    };
+
+    fn email(text: &str) -> EmailDigest {
+        Email::normalise(text).digest()
+    }
+
+    fn address(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([10, 0, 0, last]))
+    }
+
+    #[test]
+    fn the_sixth_attempt_for_an_email_is_refused_until_the_window_ends() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let start = Instant::now();
+        let alice = email("alice@example.com");
+        for attempt in 0..5 {
+            assert_eq!(
+                limiter.check(&alice, address(attempt), start),
+                Ok(()),
+                "attempt {attempt}"
+            );
+            limiter.record_failure(&alice, address(attempt), start);
+        }
+        let later = start + Duration::from_secs(60);
+        assert_eq!(
+            limiter.check(&alice, address(99), later),
+            Err(RetryAfter(Duration::from_secs(840))),
+            "refused from any address, with the time left"
+        );
+        assert_eq!(
+            limiter.check(&email("bob@example.com"), address(99), later),
+            Ok(())
+        );
+        assert_eq!(
+            limiter.check(&alice, address(99), start + LIMITS.window),
+            Ok(()),
+            "the window is over"
+        );
+    }
+
+    #[test]
+    fn an_address_is_refused_after_twenty_failures_across_emails() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let now = Instant::now();
+        for i in 0..20 {
+            let victim = email(&format!("user{i}@example.com"));
+            assert_eq!(limiter.check(&victim, address(1), now), Ok(()), "try {i}");
+            limiter.record_failure(&victim, address(1), now);
+        }
+        let fresh = email("fresh@example.com");
+        assert_eq!(
+            limiter.check(&fresh, address(1), now),
+            Err(RetryAfter(LIMITS.window))
+        );
+        assert_eq!(limiter.check(&fresh, address(2), now), Ok(()));
+        assert_eq!(
+            limiter.check(&fresh, None, now),
+            Ok(()),
+            "no address, no address limit"
+        );
+    }
+
+    #[test]
+    fn a_success_clears_the_email_but_not_the_address() {
+        let limits = SignInLimits {
+            failures_per_address: 4,
+            ..LIMITS
+        };
+        let limiter = SignInLimiter::new(limits);
+        let now = Instant::now();
+        let alice = email("alice@example.com");
+        for _ in 0..4 {
+            limiter.record_failure(&alice, address(1), now);
+        }
+        limiter.record_success(&alice);
+        assert_eq!(limiter.check(&alice, address(2), now), Ok(()));
+        assert!(limiter.check(&alice, address(1), now).is_err());
+    }
+
+    #[test]
+    fn a_window_restarts_after_it_ends() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let start = Instant::now();
+        let alice = email("alice@example.com");
+        for _ in 0..4 {
+            limiter.record_failure(&alice, None, start);
+        }
+        let next_window = start + LIMITS.window;
+        limiter.record_failure(&alice, None, next_window);
+        assert_eq!(
+            limiter.check(&alice, None, next_window),
+            Ok(()),
+            "old failures do not count"
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_by_dropping_expired_then_oldest_windows() {
+        let limiter = SignInLimiter::with_capacity(LIMITS, 3);
+        let start = Instant::now();
+        for i in 0..3 {
+            limiter.record_failure(
+                &email(&format!("u{i}@example.com")),
+                None,
+                start + Duration::from_secs(i),
+            );
+        }
+        limiter.record_failure(
+            &email("u3@example.com"),
+            None,
+            start + Duration::from_secs(3),
+        );
+        let tables = limiter.lock();
+        assert_eq!(tables.by_email.windows.len(), 3);
+        assert!(
+            !tables
+                .by_email
+                .windows
+                .contains_key(&email("u0@example.com")),
+            "the oldest window went"
+        );
+        drop(tables);
+        let after_expiry = start + LIMITS.window + Duration::from_secs(10);
+        limiter.record_failure(&email("u4@example.com"), None, after_expiry);
+        assert_eq!(
+            limiter.lock().by_email.windows.len(),
+            1,
+            "expired windows went first"
+        );
+    }
+}
