@@ -58,9 +58,11 @@ proto-breaking: node-tools
 proto-check: lint-proto
     cargo test -p todo-proto --locked
 
-# Runs every test.
-test:
+# Runs every test: the workspace's tests, then the real grpcurl against a running suite.
+test: python-tools
     cargo test --workspace --all-features --locked
+    cargo build --locked --bins
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:
