@@ -66,34 +66,23 @@ impl DaprConfig {
     /// # Errors
     /// Returns the first variable whose value cannot be used.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let endpoint = match non_empty(lookup(ENV_DAPR_GRPC_ENDPOINT)) {
+        let env = Env::new(lookup);
+        let endpoint = match env.optional(ENV_DAPR_GRPC_ENDPOINT) {
             Some(value) => parse_endpoint(&value)?,
             None => {
-                let port = match non_empty(lookup(ENV_DAPR_GRPC_PORT)) {
-                    Some(value) => value.parse::<u16>().map_err(|e| ConfigError {
-                        variable: ENV_DAPR_GRPC_PORT,
-                        value: value.clone(),
-                        reason: e.to_string(),
-                    })?,
-                    None => DEFAULT_DAPR_GRPC_PORT,
-                };
+                let port = env.port(ENV_DAPR_GRPC_PORT, DEFAULT_DAPR_GRPC_PORT)?;
                 parse_endpoint(&format!("http://127.0.0.1:{port}"))?
             }
         };
         Ok(Self {
             endpoint,
-            api_token: non_empty(lookup(ENV_DAPR_API_TOKEN)).map(SecretString::from),
-            app_api_token: non_empty(lookup(ENV_APP_API_TOKEN)).map(SecretString::from),
-            startup_timeout: seconds(
-                &lookup,
+            api_token: env.optional(ENV_DAPR_API_TOKEN).map(SecretString::from),
+            app_api_token: env.optional(ENV_APP_API_TOKEN).map(SecretString::from),
+            startup_timeout: env.seconds(
                 ENV_DAPR_STARTUP_TIMEOUT_SECONDS,
                 DEFAULT_DAPR_STARTUP_TIMEOUT,
             )?,
-            call_timeout: seconds(
-                &lookup,
-                ENV_DAPR_CALL_TIMEOUT_SECONDS,
-                DEFAULT_DAPR_CALL_TIMEOUT,
-            )?,
+            call_timeout: env.seconds(ENV_DAPR_CALL_TIMEOUT_SECONDS, DEFAULT_DAPR_CALL_TIMEOUT)?,
         })
     }
 
@@ -105,6 +94,127 @@ impl DaprConfig {
             app_api_token: None,
             startup_timeout: DEFAULT_DAPR_STARTUP_TIMEOUT,
             call_timeout: DEFAULT_DAPR_CALL_TIMEOUT,
+        }
+    }
+}
+
+/// Reads typed settings through a lookup (the environment, or a map in tests); a blank value
+/// counts as unset, and every error names the variable and its value. Each service's
+/// `Config::from_lookup` is built on it, so all of them parse the same way.
+pub struct Env<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Reads through `lookup`.
+    pub fn new(lookup: F) -> Self {
+        Self { lookup }
+    }
+
+    /// The raw lookup, for nested configurations such as [`DaprConfig::from_lookup`].
+    pub fn lookup(&self) -> &F {
+        &self.lookup
+    }
+
+    /// The trimmed value of `variable`, or `None` when unset or blank.
+    pub fn optional(&self, variable: &str) -> Option<String> {
+        non_empty((self.lookup)(variable)).map(|v| v.trim().to_string())
+    }
+
+    /// The trimmed value of `variable`, or `default`.
+    pub fn text(&self, variable: &str, default: &str) -> String {
+        self.optional(variable)
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// A TCP port; 0 lets the system pick one.
+    ///
+    /// # Errors
+    /// When the value is not a port number.
+    pub fn port(&self, variable: &'static str, default: u16) -> Result<u16, ConfigError> {
+        self.parsed(
+            variable,
+            default,
+            "expected a port number (0 to 65535)",
+            |v| v.parse().ok(),
+        )
+    }
+
+    /// `0.0.0.0:<port>` (all interfaces: daprd and probes reach the app in a pod).
+    ///
+    /// # Errors
+    /// When the value is not a port number.
+    pub fn listen_address(
+        &self,
+        variable: &'static str,
+        default_port: u16,
+    ) -> Result<std::net::SocketAddr, ConfigError> {
+        Ok(std::net::SocketAddr::from((
+            [0, 0, 0, 0],
+            self.port(variable, default_port)?,
+        )))
+    }
+
+    /// A whole number of seconds above 0.
+    ///
+    /// # Errors
+    /// When the value is not such a number.
+    pub fn seconds(
+        &self,
+        variable: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        self.parsed(
+            variable,
+            default,
+            "expected a whole number of seconds above 0",
+            |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_secs)
+            },
+        )
+    }
+
+    /// A whole number above 0.
+    ///
+    /// # Errors
+    /// When the value is not such a number.
+    pub fn count(&self, variable: &'static str, default: u32) -> Result<u32, ConfigError> {
+        self.parsed(variable, default, "expected a whole number above 0", |v| {
+            v.parse::<u32>().ok().filter(|n| *n > 0)
+        })
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    ///
+    /// # Errors
+    /// When the value is none of those.
+    pub fn flag(&self, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+        self.parsed(variable, default, "expected true or false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(true),
+                "false" | "0" | "no" => Some(false),
+                _ => None,
+            }
+        })
+    }
+
+    fn parsed<T>(
+        &self,
+        variable: &'static str,
+        default: T,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        match self.optional(variable) {
+            None => Ok(default),
+            Some(value) => parse(&value).ok_or_else(|| ConfigError {
+                variable,
+                value,
+                reason: expected.to_string(),
+            }),
         }
     }
 }
@@ -134,24 +244,6 @@ fn parse_endpoint(value: &str) -> Result<Uri, ConfigError> {
             value: value.to_string(),
             reason: "expected http://host:port (TLS to the sidecar is not supported)".into(),
         }),
-    }
-}
-
-fn seconds(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    let Some(value) = non_empty(lookup(variable)) else {
-        return Ok(default);
-    };
-    match value.parse::<u64>() {
-        Ok(0) | Err(_) => Err(ConfigError {
-            variable,
-            value,
-            reason: "expected a whole number of seconds above 0".into(),
-        }),
-        Ok(n) => Ok(Duration::from_secs(n)),
     }
 }
 
@@ -238,5 +330,28 @@ mod tests {
     fn tokens_never_appear_in_debug_output() {
         let with = config(&[(ENV_DAPR_API_TOKEN, "hunter2-secret")]).unwrap();
         assert!(!format!("{with:?}").contains("hunter2-secret"));
+    }
+
+    #[test]
+    fn env_reads_typed_values_and_names_bad_ones() {
+        let vars: HashMap<&str, &str> = [
+            ("FLAG", "yes"),
+            ("COUNT", "3"),
+            ("ZERO", "0"),
+            ("TEXT", "  padded "),
+            ("BLANK", " "),
+        ]
+        .into();
+        let env = Env::new(|name: &str| vars.get(name).map(|v| v.to_string()));
+        assert!(env.flag("FLAG", false).unwrap());
+        assert_eq!(env.count("COUNT", 1).unwrap(), 3);
+        assert_eq!(env.text("TEXT", "default"), "padded");
+        assert_eq!(env.text("BLANK", "default"), "default", "blank is unset");
+        assert_eq!(env.port("UNSET", 7).unwrap(), 7);
+        let errors = [
+            env.count("ZERO", 1).unwrap_err(),
+            env.flag("COUNT", false).unwrap_err(),
+        ];
+        assert_eq!(errors.map(|e| e.variable), ["ZERO", "COUNT"]);
     }
 }

@@ -12,12 +12,12 @@ use tonic::{Code, Status};
 #[derive(Debug, thiserror::Error)]
 pub enum DaprError {
     /// The sidecar did not answer before the startup deadline.
-    #[error("dapr sidecar at {endpoint} did not become reachable within {waited_seconds}s")]
+    #[error("dapr sidecar at {endpoint} did not become reachable within {waited:.1?}")]
     SidecarUnreachable {
         /// The endpoint that was tried.
         endpoint: String,
         /// How long startup waited.
-        waited_seconds: u64,
+        waited: std::time::Duration,
         /// The last failure.
         #[source]
         last_error: Box<Status>,

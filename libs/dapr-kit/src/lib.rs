@@ -10,6 +10,7 @@
 //! - [`config`]: where the sidecar is and which tokens guard each direction.
 //! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
 //!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
+//! - [`service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush).
 //! - [`metrics`]: event and job handling metrics.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
@@ -22,6 +23,7 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod runner;
+pub mod service_main;
 
 pub use callback::{
     AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
@@ -32,3 +34,4 @@ pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
 pub use config::DaprConfig;
 pub use error::DaprError;
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
+pub use service_main::{ServiceAddresses, service_main};

@@ -3,7 +3,10 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use dapr_kit::{DaprConfig, config::ConfigError};
+use dapr_kit::{
+    DaprConfig,
+    config::{ConfigError, Env},
+};
 use http::HeaderValue;
 
 use crate::sign_in_limiter::SignInLimits;
@@ -133,6 +136,16 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
+impl dapr_kit::ServiceAddresses for Config {
+    fn app_address(&self) -> SocketAddr {
+        self.app_address
+    }
+
+    fn admin_address(&self) -> SocketAddr {
+        self.admin_address
+    }
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     ///
@@ -147,20 +160,14 @@ impl Config {
     /// # Errors
     /// The first variable whose value cannot be used, named with its value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let text = |name: &str, default: &str| get(name).map_or_else(|| default.into(), trimmed);
-        let seconds = |variable, default| match get(variable) {
-            None => Ok(default),
-            Some(value) => positive_seconds(variable, &value),
-        };
-        let count = |variable, default| match get(variable) {
-            None => Ok(default),
-            Some(value) => positive_count(variable, &value),
-        };
+        let env = Env::new(lookup);
+        let text = |name: &str, default: &str| env.text(name, default);
+        let seconds = |variable, default| env.seconds(variable, default);
+        let count = |variable, default| env.count(variable, default);
         Ok(Self {
-            app_address: any_address(port(&get, ENV_APP_PORT, DEFAULT_APP_PORT)?),
-            admin_address: any_address(port(&get, ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?),
-            dapr: DaprConfig::from_lookup(&lookup)?,
+            app_address: env.listen_address(ENV_APP_PORT, DEFAULT_APP_PORT)?,
+            admin_address: env.listen_address(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
+            dapr: DaprConfig::from_lookup(env.lookup())?,
             state_store: text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
             secret_store: text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
             secret_name: text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
@@ -168,10 +175,7 @@ impl Config {
             cors_origins: cors_origins(&text(ENV_CORS_ORIGINS, DEFAULT_CORS_ORIGINS))?,
             access_token_ttl: seconds(ENV_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_ACCESS_TOKEN_TTL)?,
             refresh_token_ttl: seconds(ENV_REFRESH_TOKEN_TTL_SECONDS, DEFAULT_REFRESH_TOKEN_TTL)?,
-            trust_forwarded_for: match get(ENV_TRUST_FORWARDED_FOR) {
-                None => DEFAULT_TRUST_FORWARDED_FOR,
-                Some(value) => boolean(ENV_TRUST_FORWARDED_FOR, &value)?,
-            },
+            trust_forwarded_for: env.flag(ENV_TRUST_FORWARDED_FOR, DEFAULT_TRUST_FORWARDED_FOR)?,
             sign_in_limits: SignInLimits {
                 failures_per_email: count(
                     ENV_SIGN_IN_FAILURES_PER_EMAIL,
@@ -192,63 +196,6 @@ impl Config {
             },
             shutdown_grace: seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
         })
-    }
-}
-
-fn trimmed(value: String) -> String {
-    value.trim().to_string()
-}
-
-fn any_address(port: u16) -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], port))
-}
-
-fn port(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: u16,
-) -> Result<u16, ConfigError> {
-    match get(variable) {
-        None => Ok(default),
-        Some(value) => value.trim().parse::<u16>().map_err(|e| ConfigError {
-            variable,
-            value: value.clone(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-fn positive_seconds(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    match value.trim().parse::<u64>() {
-        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-        _ => Err(ConfigError {
-            variable,
-            value: value.to_string(),
-            reason: "expected a whole number of seconds above 0".into(),
-        }),
-    }
-}
-
-fn positive_count(variable: &'static str, value: &str) -> Result<u32, ConfigError> {
-    match value.trim().parse::<u32>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => Err(ConfigError {
-            variable,
-            value: value.to_string(),
-            reason: "expected a whole number above 0".into(),
-        }),
-    }
-}
-
-fn boolean(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError {
-            variable,
-            value: value.to_string(),
-            reason: "expected true or false".into(),
-        }),
     }
 }
 

@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use dapr_kit::{DaprConfig, TrustedCallers, config::ConfigError};
+use dapr_kit::{
+    DaprConfig, TrustedCallers,
+    config::{ConfigError, Env},
+};
 
 /// The gRPC port daprd calls (`dapr run` sets it).
 pub const ENV_APP_PORT: &str = "APP_PORT";
@@ -54,6 +57,16 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
+impl dapr_kit::ServiceAddresses for Config {
+    fn app_address(&self) -> SocketAddr {
+        self.app_address
+    }
+
+    fn admin_address(&self) -> SocketAddr {
+        self.admin_address
+    }
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     ///
@@ -68,41 +81,22 @@ impl Config {
     /// # Errors
     /// The first variable whose value cannot be used, named with its value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let port = |variable: &'static str, default: u16| match get(variable) {
-            None => Ok(default),
-            Some(value) => value.trim().parse::<u16>().map_err(|e| ConfigError {
-                variable,
-                value: value.clone(),
-                reason: e.to_string(),
-            }),
-        };
-        let trusted = get(ENV_TRUSTED_CALLERS).unwrap_or_else(|| DEFAULT_TRUSTED_CALLERS.into());
+        let env = Env::new(lookup);
+        let trusted = env.text(ENV_TRUSTED_CALLERS, DEFAULT_TRUSTED_CALLERS);
         let trusted_callers = TrustedCallers::parse(&trusted).ok_or_else(|| ConfigError {
             variable: ENV_TRUSTED_CALLERS,
             value: trusted.clone(),
             reason: "names no app".into(),
         })?;
-        let shutdown_grace = match get(ENV_SHUTDOWN_GRACE_SECONDS) {
-            None => DEFAULT_SHUTDOWN_GRACE,
-            Some(value) => Duration::from_secs(value.trim().parse().map_err(|_| ConfigError {
-                variable: ENV_SHUTDOWN_GRACE_SECONDS,
-                value: value.clone(),
-                reason: "expected a whole number of seconds".into(),
-            })?),
-        };
         Ok(Self {
-            app_address: SocketAddr::from(([0, 0, 0, 0], port(ENV_APP_PORT, DEFAULT_APP_PORT)?)),
-            admin_address: SocketAddr::from((
-                [0, 0, 0, 0],
-                port(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
-            )),
-            dapr: DaprConfig::from_lookup(&lookup)?,
-            state_store: get(ENV_STATE_STORE).unwrap_or_else(|| DEFAULT_STATE_STORE.into()),
+            app_address: env.listen_address(ENV_APP_PORT, DEFAULT_APP_PORT)?,
+            admin_address: env.listen_address(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
+            dapr: DaprConfig::from_lookup(env.lookup())?,
+            state_store: env.text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
             trusted_callers,
-            secret_store: get(ENV_SECRET_STORE).unwrap_or_else(|| DEFAULT_SECRET_STORE.into()),
-            secret_name: get(ENV_SECRET_NAME).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
-            shutdown_grace,
+            secret_store: env.text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
+            secret_name: env.text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
+            shutdown_grace: env.seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
         })
     }
 }

@@ -1,44 +1,10 @@
-//! The todo-api binary: telemetry, configuration, bind, serve until SIGTERM, flush.
+//! The todo-api binary: dapr-kit's service main around [`todo_api::server::run`].
 
 use std::process::ExitCode;
 
-use dapr_kit::AppListeners;
 use todo_api::{Config, server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let guard = match todo_telemetry::TelemetryConfig::from_env()
-        .and_then(|telemetry| todo_telemetry::init("todo-api", &telemetry))
-    {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("todo-api: {error}");
-            return ExitCode::from(64);
-        }
-    };
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("todo-api: {error}");
-            return ExitCode::from(64);
-        }
-    };
-    tracing::info!(?config, "starting");
-    let outcome = match AppListeners::bind(config.app_address, config.admin_address).await {
-        Ok(listeners) => server::run(config, listeners, dapr_kit::shutdown_signal())
-            .await
-            .map_err(anyhow::Error::from),
-        Err(error) => Err(anyhow::Error::from(error).context("cannot bind the app or admin port")),
-    };
-    let code = match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            ExitCode::FAILURE
-        }
-    };
-    if let Err(error) = guard.shutdown().await {
-        eprintln!("todo-api: cannot flush traces: {error}");
-    }
-    code
+    dapr_kit::service_main("todo-api", Config::from_env, server::run).await
 }

@@ -98,7 +98,7 @@ impl DaprClient {
             if started.elapsed() + backoff > config.startup_timeout {
                 return Err(DaprError::SidecarUnreachable {
                     endpoint: config.endpoint.to_string(),
-                    waited_seconds: started.elapsed().as_secs(),
+                    waited: started.elapsed(),
                     last_error: Box::new(last_error),
                 });
             }
