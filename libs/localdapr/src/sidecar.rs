@@ -177,45 +177,80 @@ impl dapr_server::Dapr for SidecarApi {
         &self,
         request: Request<dapr::GetStateRequest>,
     ) -> Result<Response<dapr::GetStateResponse>, Status> {
-        crate::state::get_state(&self.runtime, self.app_id(), request.into_inner())
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "get",
+            crate::state::get_state(&self.runtime, self.app_id(), request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn get_bulk_state(
         &self,
         request: Request<dapr::GetBulkStateRequest>,
     ) -> Result<Response<dapr::GetBulkStateResponse>, Status> {
-        crate::state::get_bulk_state(&self.runtime, self.app_id(), request.into_inner())
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "get_bulk",
+            crate::state::get_bulk_state(&self.runtime, self.app_id(), request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn save_state(
         &self,
         request: Request<dapr::SaveStateRequest>,
     ) -> Result<Response<()>, Status> {
-        crate::state::save_state(&self.runtime, self.app_id(), request.into_inner())
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "set",
+            crate::state::save_state(&self.runtime, self.app_id(), request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn delete_state(
         &self,
         request: Request<dapr::DeleteStateRequest>,
     ) -> Result<Response<()>, Status> {
-        crate::state::delete_state(&self.runtime, self.app_id(), request.into_inner())
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "delete",
+            crate::state::delete_state(&self.runtime, self.app_id(), request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn delete_bulk_state(
         &self,
         request: Request<dapr::DeleteBulkStateRequest>,
     ) -> Result<Response<()>, Status> {
-        crate::state::delete_bulk_state(&self.runtime, self.app_id(), request.into_inner())
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "delete_bulk",
+            crate::state::delete_bulk_state(&self.runtime, self.app_id(), request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn execute_state_transaction(
@@ -223,9 +258,22 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::ExecuteStateTransactionRequest>,
     ) -> Result<Response<()>, Status> {
         let trace = TraceHeaders::from_metadata(request.metadata());
-        crate::state::execute_transaction(&self.runtime, &self.app, request.into_inner(), trace)
-            .await
-            .map(Response::new)
+        let store = request.get_ref().store_name.clone();
+        let transaction = crate::state::execute_transaction(
+            &self.runtime,
+            &self.app,
+            request.into_inner(),
+            trace,
+        );
+        crate::state::metrics::measured(
+            &self.runtime,
+            self.app_id(),
+            &store,
+            "transaction",
+            transaction,
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn publish_event(

@@ -22,6 +22,7 @@ use crate::{
 };
 
 mod error;
+pub mod metrics;
 mod outbox;
 mod store;
 

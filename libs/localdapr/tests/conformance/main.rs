@@ -12,6 +12,7 @@ mod drops_2_3;
 mod health_2_6;
 mod invocation_6;
 mod jobs_3;
+mod metrics_9;
 mod outbox_5_4;
 mod publish_4_1;
 mod pubsub_2_3;
