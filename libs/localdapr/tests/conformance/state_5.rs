@@ -456,3 +456,40 @@ async fn the_official_high_level_client_saves_gets_and_deletes_state() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn s5_2_key_prefix_modes_decide_which_apps_share_keys() {
+    let store = |name: &str, prefix: &str| {
+        format!(
+            "---\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: \"{prefix}\"\n"
+        )
+    };
+    let yaml = [
+        store("none", "none"),
+        store("byname", "name"),
+        store("custom", "suite"),
+        store("byapp", "appid"),
+    ]
+    .concat();
+    let dapr = TestDapr::start(&yaml).await;
+    let mut writer = dapr.client("writer").await.official().await;
+    let mut reader = dapr.client("reader").await.official().await;
+    for (store, shared) in [
+        ("none", true),
+        ("byname", true),
+        ("custom", true),
+        ("byapp", false),
+    ] {
+        writer
+            .save_state(save(store, vec![item("k", store.as_bytes())]))
+            .await
+            .unwrap();
+        let seen = reader
+            .get_state(get(store, "k"))
+            .await
+            .unwrap()
+            .into_inner()
+            .data;
+        assert_eq!(!seen.is_empty(), shared, "keyPrefix of store {store}");
+    }
+}
