@@ -27,7 +27,7 @@ build:
 fmt:
     cargo fmt --all
 
-# Runs every linter: rustfmt, clippy, buf lint and breaking, shellcheck.
+# Runs every linter: rustfmt, clippy, buf lint and breaking, shellcheck, actionlint.
 lint: lint-rust lint-proto lint-scripts
 
 # Checks formatting and runs clippy with warnings as errors.
@@ -40,9 +40,10 @@ lint-proto: node-tools
     npx --no-install buf lint
     just proto-breaking
 
-# Lints the shell scripts.
+# Lints the shell scripts and the GitHub workflows.
 lint-scripts: python-tools
     .venv/bin/shellcheck scripts/*.sh .ci/run
+    .venv/bin/actionlint .github/workflows/*.yaml
 
 # Fails if proto/todo breaks wire or source compatibility with the previous commit.
 proto-breaking: node-tools
