@@ -57,16 +57,25 @@ impl TrustedCallers {
     /// `PermissionDenied` when the calling app is missing or not trusted; `Unauthenticated` when
     /// a trusted app sent no user id.
     pub fn authorize(&self, metadata: &MetadataMap) -> Result<CallerUser, Status> {
-        let app_id = text(metadata, CALLER_APP_ID_HEADER).unwrap_or_default();
-        if !self.0.iter().any(|trusted| *trusted == app_id) {
+        let untrusted =
+            || Status::permission_denied("this service only accepts calls from trusted apps");
+        let Ok(Some(app_id)) = only_value(metadata, CALLER_APP_ID_HEADER) else {
+            tracing::warn!("call without exactly one caller app id refused");
+            return Err(untrusted());
+        };
+        if !self.0.iter().any(|trusted| trusted == app_id) {
             tracing::warn!(caller = app_id, "call from an untrusted app refused");
-            return Err(Status::permission_denied(
-                "this service only accepts calls from trusted apps",
-            ));
+            return Err(untrusted());
         }
-        let user_id = text(metadata, USER_ID_HEADER)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| Status::unauthenticated("the call carries no user"))?;
+        let user_id = match only_value(metadata, USER_ID_HEADER) {
+            Ok(Some(user_id)) if !user_id.is_empty() => user_id,
+            Ok(_) => return Err(Status::unauthenticated("the call carries no user")),
+            Err(()) => {
+                return Err(Status::permission_denied(
+                    "the call names more than one user",
+                ));
+            }
+        };
         Ok(CallerUser {
             user_id: user_id.to_string(),
             app_id: app_id.to_string(),
@@ -74,8 +83,20 @@ impl TrustedCallers {
     }
 }
 
-fn text<'a>(metadata: &'a MetadataMap, key: &str) -> Option<&'a str> {
-    metadata.get(key).and_then(|value| value.to_str().ok())
+/// The single value of `key`: `Ok(None)` when absent, `Err` when repeated or not text.
+///
+/// A repeated identity header means someone upstream added one of their own: a caller that
+/// sends `dapr-caller-app-id: gateway` through a sidecar that appends the real id produces two
+/// values, and trusting either would be a spoof.
+fn only_value<'a>(metadata: &'a MetadataMap, key: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = metadata.get_all(key).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    first.to_str().map(Some).map_err(|_| ())
 }
 
 #[cfg(test)]
@@ -128,6 +149,25 @@ mod tests {
                 .map_err(Status::code);
             assert_eq!(outcome, expected, "case: {case}");
         }
+    }
+
+    #[test]
+    fn a_repeated_identity_header_is_refused() {
+        let trusted = TrustedCallers::parse("gateway").unwrap();
+        let mut forged = metadata(&[(USER_ID_HEADER, "victim")]);
+        forged.append(CALLER_APP_ID_HEADER, "gateway".parse().unwrap());
+        forged.append(CALLER_APP_ID_HEADER, "audit".parse().unwrap());
+        assert_eq!(
+            trusted.authorize(&forged).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+        let mut two_users = metadata(&[(CALLER_APP_ID_HEADER, "gateway")]);
+        two_users.append(USER_ID_HEADER, "a".parse().unwrap());
+        two_users.append(USER_ID_HEADER, "b".parse().unwrap());
+        assert_eq!(
+            trusted.authorize(&two_users).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
     }
 
     #[test]
