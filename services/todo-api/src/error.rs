@@ -62,6 +62,9 @@ impl From<Error> for Status {
                 Status::aborted("the task list is changing too fast; retry the request")
             }
             Error::PermissionDenied(reason) => Status::permission_denied(reason),
+            Error::Store(StoreError::BucketFull { .. }) => Status::resource_exhausted(
+                "this user's tasks take all the storage they may; delete or shorten some tasks",
+            ),
             Error::Store(store) => {
                 let transient = matches!(&store, StoreError::Dapr(dapr) if dapr.is_transient());
                 tracing::error!(error = %error_chain(&store), "task storage failed");

@@ -14,6 +14,11 @@ use todo_core::{
 };
 use todo_proto::todo::v1::{Task, TaskEvent};
 
+/// The most bytes one encoded bucket may take. Listing reads all [`BUCKET_COUNT`] buckets in one
+/// `GetBulkState`, and daprd answers at most 4 MiB by default (`dapr.io/max-body-size`): 16
+/// buckets of 240 KiB stay below it with room for the envelope.
+pub const MAX_BUCKET_BYTES: usize = 240 * 1024;
+
 /// The stored form of a bucket.
 #[derive(Clone, PartialEq, Message)]
 struct TaskBucket {
@@ -36,6 +41,14 @@ pub enum StoreError {
         /// Why it does not decode.
         #[source]
         source: prost::DecodeError,
+    },
+    /// The change would make the bucket larger than [`MAX_BUCKET_BYTES`].
+    #[error("bucket {key} would take {bytes} bytes, over the limit of {MAX_BUCKET_BYTES}")]
+    BucketFull {
+        /// The bucket key.
+        key: String,
+        /// Its size after the change.
+        bytes: usize,
     },
     /// The event could not be encoded as JSON.
     #[error("cannot encode the task event")]
@@ -133,12 +146,19 @@ impl TaskStore {
     /// publishes `event` through the outbox in the same transaction.
     ///
     /// # Errors
-    /// [`StoreError::is_conflict`] when another writer changed the bucket first.
+    /// [`StoreError::is_conflict`] when another writer changed the bucket first;
+    /// [`StoreError::BucketFull`] when the bucket would grow past [`MAX_BUCKET_BYTES`].
     pub async fn commit(&self, bucket: &Bucket, event: &TaskEvent) -> Result<(), StoreError> {
         let value = TaskBucket {
             tasks: bucket.tasks.clone(),
         }
         .encode_to_vec();
+        if value.len() > MAX_BUCKET_BYTES {
+            return Err(StoreError::BucketFull {
+                key: bucket.key.clone(),
+                bytes: value.len(),
+            });
+        }
         let event_json = todo_proto::json::to_json(event)?;
         // Without an etag the bucket must not exist yet: first-write then refuses a concurrent
         // creator of the same bucket.

@@ -71,6 +71,12 @@ impl Tasks {
     ) -> Result<Task, Error> {
         let new = todo_core::NewTask::from_request(request, acting.user, Utc::now())?;
         let id = new.task_id();
+        // A retry of an idempotent create answers with the task it made, even at the limit.
+        if new.deterministic_id().is_some()
+            && let Some(existing) = self.store.bucket_of(&acting.user, &id).await?.find(&id)
+        {
+            return Ok(existing.clone());
+        }
         // Checked once, before the first attempt; concurrent creates can overshoot the limit by
         // their number, which is fine for a limit that protects memory, not money.
         self.check_task_limit(&acting.user).await?;

@@ -228,3 +228,34 @@ async fn unknown_and_malformed_ids_are_told_apart() {
         "task_id"
     );
 }
+
+#[tokio::test]
+async fn a_user_whose_tasks_fill_their_storage_gets_resource_exhausted_and_can_still_list() {
+    let app = spawn_app().await;
+    let mut tasks = app.tasks_for(&new_user());
+    // 4,000 four-byte characters: 16 KB a task, so one bucket fills after about 15 tasks.
+    let heavy = || proto::CreateTaskRequest {
+        description: "😀".repeat(4000),
+        ..titled("heavy")
+    };
+    let mut created = 0;
+    let refused = loop {
+        match tasks.create_task(heavy()).await {
+            Ok(_) => created += 1,
+            Err(status) => break status,
+        }
+        assert!(
+            created < 400,
+            "no storage limit after {created} heavy tasks"
+        );
+    };
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let listed = tasks
+        .list_tasks(proto::ListTasksRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("listing stays within the sidecar's message size");
+    assert_eq!(listed.into_inner().total_size, created);
+}
