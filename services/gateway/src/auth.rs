@@ -124,28 +124,31 @@ impl Auth {
         let digest = email.digest();
         if let Err(retry) = self
             .limiter
-            .check(&digest, client, tokio::time::Instant::now())
+            .begin_attempt(&digest, client, tokio::time::Instant::now())
         {
             metrics::record_sign_in("rate_limited");
             return Err(Error::RateLimited {
                 retry_after: retry.0,
             });
         }
-        let account = self.accounts.by_email(&email).await?;
-        let verdict = self
-            .passwords
-            .verify(
-                &Password::typed(password),
-                account.as_ref().map(|a| a.password_hash.as_str()),
-            )
-            .await?;
+        let judged = async {
+            let account = self.accounts.by_email(&email).await?;
+            let verdict = self
+                .passwords
+                .verify(
+                    &Password::typed(password),
+                    account.as_ref().map(|a| a.password_hash.as_str()),
+                )
+                .await?;
+            Ok::<_, Error>((verdict, account))
+        }
+        .await;
+        let (verdict, account) = judged.inspect_err(|_| self.limiter.abandoned(&digest, client))?;
         let (Verdict::Matches, Some(account)) = (verdict, account) else {
-            self.limiter
-                .record_failure(&digest, client, tokio::time::Instant::now());
             metrics::record_sign_in("invalid_credentials");
             return Err(Error::InvalidCredentials);
         };
-        self.limiter.record_success(&digest);
+        self.limiter.succeeded(&digest, client);
         metrics::record_sign_in("success");
         self.start_session(account.profile, Utc::now()).await
     }

@@ -59,17 +59,20 @@ impl SignInLimiter {
         }
     }
 
-    /// Whether a sign-in for `email` from `address` may be attempted at `now`.
+    /// Admits a sign-in attempt for `email` from `address` at `now` and counts it as a failure
+    /// at once, so attempts running concurrently cannot slip past the limit together; the
+    /// caller then reports [`SignInLimiter::succeeded`] or [`SignInLimiter::abandoned`].
     ///
     /// # Errors
-    /// [`RetryAfter`] with the longer wait when the email or the address is over its limit.
-    pub fn check(
+    /// [`RetryAfter`] with the longer wait when the email or the address is at its limit.
+    pub fn begin_attempt(
         &self,
         email: &EmailDigest,
         address: Option<IpAddr>,
         now: Instant,
     ) -> Result<(), RetryAfter> {
-        let tables = self.lock();
+        let address = address.map(limit_key);
+        let mut tables = self.lock();
         let window = self.limits.window;
         let by_email =
             tables
@@ -80,26 +83,34 @@ impl SignInLimiter {
                 .by_address
                 .blocked_for(&address, self.limits.failures_per_address, window, now)
         });
-        match by_email.max(by_address) {
-            Some(wait) => Err(RetryAfter(wait)),
-            None => Ok(()),
+        if let Some(wait) = by_email.max(by_address) {
+            return Err(RetryAfter(wait));
         }
-    }
-
-    /// Counts a failed sign-in against both keys.
-    pub fn record_failure(&self, email: &EmailDigest, address: Option<IpAddr>, now: Instant) {
-        let mut tables = self.lock();
-        let window = self.limits.window;
         tables.by_email.record(*email, window, now);
         if let Some(address) = address {
             tables.by_address.record(address, window, now);
         }
+        Ok(())
     }
 
-    /// Forgets the failures of `email` after a successful sign-in (the address keeps its count:
-    /// one good account must not unlock guessing at others).
-    pub fn record_success(&self, email: &EmailDigest) {
-        self.lock().by_email.forget(email);
+    /// The attempt signed in: the email's failures are forgotten and the attempt no longer
+    /// counts against the address (whose earlier failures stay: one good account must not
+    /// unlock guessing at others).
+    pub fn succeeded(&self, email: &EmailDigest, address: Option<IpAddr>) {
+        let mut tables = self.lock();
+        tables.by_email.forget(email);
+        if let Some(address) = address.map(limit_key) {
+            tables.by_address.undo(&address);
+        }
+    }
+
+    /// The attempt could not be judged (the store failed): it counts against neither key.
+    pub fn abandoned(&self, email: &EmailDigest, address: Option<IpAddr>) {
+        let mut tables = self.lock();
+        tables.by_email.undo(email);
+        if let Some(address) = address.map(limit_key) {
+            tables.by_address.undo(&address);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -107,6 +118,17 @@ impl SignInLimiter {
         self.tables
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The key an address is limited under: IPv4 addresses as they are, IPv6 addresses by their /64
+/// prefix, since every IPv6 client can rotate through at least a /64.
+fn limit_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
     }
 }
 
@@ -164,6 +186,12 @@ impl<K: Eq + Hash + Copy> FailureTable<K> {
         self.windows.remove(key);
     }
 
+    fn undo(&mut self, key: &K) {
+        if let Some(current) = self.windows.get_mut(key) {
+            current.failures = current.failures.saturating_sub(1);
+        }
+    }
+
     /// Drops expired windows; if none had expired, drops the oldest one.
     fn make_room(&mut self, window: Duration, now: Instant) {
         self.windows.retain(|_, w| w.started + window > now);
@@ -207,27 +235,37 @@ mod tests {
         let alice = email("alice@example.com");
         for attempt in 0..5 {
             assert_eq!(
-                limiter.check(&alice, address(attempt), start),
+                limiter.begin_attempt(&alice, address(attempt), start),
                 Ok(()),
                 "attempt {attempt}"
             );
-            limiter.record_failure(&alice, address(attempt), start);
         }
         let later = start + Duration::from_secs(60);
         assert_eq!(
-            limiter.check(&alice, address(99), later),
+            limiter.begin_attempt(&alice, address(99), later),
             Err(RetryAfter(Duration::from_secs(840))),
             "refused from any address, with the time left"
         );
         assert_eq!(
-            limiter.check(&email("bob@example.com"), address(99), later),
+            limiter.begin_attempt(&email("bob@example.com"), address(99), later),
             Ok(())
         );
         assert_eq!(
-            limiter.check(&alice, address(99), start + LIMITS.window),
+            limiter.begin_attempt(&alice, address(99), start + LIMITS.window),
             Ok(()),
             "the window is over"
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_count_so_a_burst_cannot_pass_the_limit() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let now = Instant::now();
+        let alice = email("alice@example.com");
+        let admitted = (0..40)
+            .filter(|i| limiter.begin_attempt(&alice, address(*i), now).is_ok())
+            .count();
+        assert_eq!(admitted, 5);
     }
 
     #[test]
@@ -236,24 +274,48 @@ mod tests {
         let now = Instant::now();
         for i in 0..20 {
             let victim = email(&format!("user{i}@example.com"));
-            assert_eq!(limiter.check(&victim, address(1), now), Ok(()), "try {i}");
-            limiter.record_failure(&victim, address(1), now);
+            assert_eq!(
+                limiter.begin_attempt(&victim, address(1), now),
+                Ok(()),
+                "try {i}"
+            );
         }
         let fresh = email("fresh@example.com");
         assert_eq!(
-            limiter.check(&fresh, address(1), now),
+            limiter.begin_attempt(&fresh, address(1), now),
             Err(RetryAfter(LIMITS.window))
         );
-        assert_eq!(limiter.check(&fresh, address(2), now), Ok(()));
+        assert_eq!(limiter.begin_attempt(&fresh, address(2), now), Ok(()));
         assert_eq!(
-            limiter.check(&fresh, None, now),
+            limiter.begin_attempt(&fresh, None, now),
             Ok(()),
             "no address, no address limit"
         );
     }
 
     #[test]
-    fn a_success_clears_the_email_but_not_the_address() {
+    fn ipv6_addresses_share_a_limit_per_64_prefix() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let now = Instant::now();
+        let in_prefix = |host: u16| Some(IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, host]));
+        for host in 0..20 {
+            let victim = email(&format!("user{host}@example.com"));
+            assert_eq!(limiter.begin_attempt(&victim, in_prefix(host), now), Ok(()));
+        }
+        let other_host = limiter.begin_attempt(&email("x@example.com"), in_prefix(999), now);
+        assert!(
+            other_host.is_err(),
+            "another address in the same /64 is limited too"
+        );
+        let other_prefix = Some(IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]));
+        assert_eq!(
+            limiter.begin_attempt(&email("x@example.com"), other_prefix, now),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_success_clears_the_email_and_does_not_count_against_the_address() {
         let limits = SignInLimits {
             failures_per_address: 4,
             ..LIMITS
@@ -261,12 +323,39 @@ mod tests {
         let limiter = SignInLimiter::new(limits);
         let now = Instant::now();
         let alice = email("alice@example.com");
-        for _ in 0..4 {
-            limiter.record_failure(&alice, address(1), now);
+        for _ in 0..3 {
+            limiter.begin_attempt(&alice, address(1), now).unwrap();
         }
-        limiter.record_success(&alice);
-        assert_eq!(limiter.check(&alice, address(2), now), Ok(()));
-        assert!(limiter.check(&alice, address(1), now).is_err());
+        limiter.begin_attempt(&alice, address(1), now).unwrap();
+        limiter.succeeded(&alice, address(1));
+        assert_eq!(
+            limiter.begin_attempt(&alice, address(1), now),
+            Ok(()),
+            "3 failures + 1 success"
+        );
+        assert!(
+            limiter.begin_attempt(&alice, address(1), now).is_err(),
+            "now 4 failures"
+        );
+        assert_eq!(
+            limiter.begin_attempt(&alice, address(2), now),
+            Ok(()),
+            "the email was cleared"
+        );
+    }
+
+    #[test]
+    fn an_abandoned_attempt_counts_against_nobody() {
+        let limits = SignInLimits {
+            failures_per_email: 1,
+            ..LIMITS
+        };
+        let limiter = SignInLimiter::new(limits);
+        let now = Instant::now();
+        let alice = email("alice@example.com");
+        limiter.begin_attempt(&alice, address(1), now).unwrap();
+        limiter.abandoned(&alice, address(1));
+        assert_eq!(limiter.begin_attempt(&alice, address(1), now), Ok(()));
     }
 
     #[test]
@@ -274,13 +363,12 @@ mod tests {
         let limiter = SignInLimiter::new(LIMITS);
         let start = Instant::now();
         let alice = email("alice@example.com");
-        for _ in 0..4 {
-            limiter.record_failure(&alice, None, start);
+        for _ in 0..5 {
+            limiter.begin_attempt(&alice, None, start).unwrap();
         }
         let next_window = start + LIMITS.window;
-        limiter.record_failure(&alice, None, next_window);
         assert_eq!(
-            limiter.check(&alice, None, next_window),
+            limiter.begin_attempt(&alice, None, next_window),
             Ok(()),
             "old failures do not count"
         );
@@ -290,18 +378,12 @@ mod tests {
     fn memory_stays_bounded_by_dropping_expired_then_oldest_windows() {
         let limiter = SignInLimiter::with_capacity(LIMITS, 3);
         let start = Instant::now();
-        for i in 0..3 {
-            limiter.record_failure(
-                &email(&format!("u{i}@example.com")),
-                None,
-                start + Duration::from_secs(i),
-            );
+        for i in 0..4 {
+            let at = start + Duration::from_secs(i);
+            limiter
+                .begin_attempt(&email(&format!("u{i}@example.com")), None, at)
+                .unwrap();
         }
-        limiter.record_failure(
-            &email("u3@example.com"),
-            None,
-            start + Duration::from_secs(3),
-        );
         let tables = limiter.lock();
         assert_eq!(tables.by_email.windows.len(), 3);
         assert!(
@@ -313,7 +395,9 @@ mod tests {
         );
         drop(tables);
         let after_expiry = start + LIMITS.window + Duration::from_secs(10);
-        limiter.record_failure(&email("u4@example.com"), None, after_expiry);
+        limiter
+            .begin_attempt(&email("u4@example.com"), None, after_expiry)
+            .unwrap();
         assert_eq!(
             limiter.lock().by_email.windows.len(),
             1,

@@ -43,6 +43,18 @@ async fn five_failures_lock_an_email_even_for_the_right_password() {
 }
 
 #[tokio::test]
+async fn a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit() {
+    let app = spawn_app().await;
+    let ada = app.new_user().await;
+    let guesses = (0..12).map(|_| app.sign_in(&ada.email, "wrong password!"));
+    let outcomes = futures::future::join_all(guesses).await;
+    let codes: Vec<Code> = outcomes.iter().map(|o| o.as_ref().unwrap_err().code()).collect();
+    let judged = codes.iter().filter(|c| **c == Code::Unauthenticated).count();
+    let limited = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
+    assert_eq!((judged, limited), (5, 7), "{codes:?}");
+}
+
+#[tokio::test]
 async fn failures_across_emails_lock_the_client_address() {
     let app = spawn_app_with(&[("TODO_SIGN_IN_FAILURES_PER_ADDRESS", "3")]).await;
     let ada = app.new_user().await;
