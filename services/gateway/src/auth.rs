@@ -73,8 +73,23 @@ impl Auth {
     /// Creates an account and signs it in.
     ///
     /// # Errors
-    /// [`Error::EmailTaken`]; store and hashing failures.
-    pub async fn sign_up(&self, form: SignUpForm) -> Result<SignedIn, Error> {
+    /// [`Error::RateLimited`] when `client` signed up too often; [`Error::EmailTaken`]; store
+    /// and hashing failures.
+    pub async fn sign_up(
+        &self,
+        form: SignUpForm,
+        client: Option<IpAddr>,
+    ) -> Result<SignedIn, Error> {
+        if let Err(retry) = self
+            .limiter
+            .begin_sign_up(client, tokio::time::Instant::now())
+        {
+            metrics::record_sign_up("rate_limited");
+            return Err(Error::RateLimited {
+                what: "sign-ups",
+                retry_after: retry.0,
+            });
+        }
         let now = Utc::now();
         let password_hash = self.passwords.hash(&form.password).await?;
         let profile = Profile {
@@ -128,8 +143,14 @@ impl Auth {
         {
             metrics::record_sign_in("rate_limited");
             return Err(Error::RateLimited {
+                what: "failed sign-ins",
                 retry_after: retry.0,
             });
+        }
+        // A password no account can have is not worth a hash (sign-up caps the length).
+        if password.chars().count() > crate::credentials::MAX_PASSWORD_CHARS {
+            metrics::record_sign_in("invalid_credentials");
+            return Err(Error::InvalidCredentials);
         }
         let judged = async {
             let account = self.accounts.by_email(&email).await?;

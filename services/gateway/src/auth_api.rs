@@ -37,10 +37,15 @@ impl AuthService for AuthApi {
         &self,
         request: Request<proto::SignUpRequest>,
     ) -> Result<Response<proto::SignUpResponse>, Status> {
+        let client = client_address(
+            request.extensions(),
+            request.metadata(),
+            self.trust_forwarded_for,
+        );
         let request = request.into_inner();
         let form = SignUpForm::parse(&request.email, &request.password, &request.display_name)
             .map_err(Error::from)?;
-        let signed_in = self.auth.sign_up(form).await?;
+        let signed_in = self.auth.sign_up(form, client).await?;
         record_user(&signed_in);
         let (user, tokens) = into_proto(signed_in);
         Ok(Response::new(proto::SignUpResponse { user, tokens }))

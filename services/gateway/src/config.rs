@@ -59,6 +59,10 @@ pub const DEFAULT_SIGN_IN_FAILURES_PER_EMAIL: u32 = 5;
 pub const ENV_SIGN_IN_FAILURES_PER_ADDRESS: &str = "TODO_SIGN_IN_FAILURES_PER_ADDRESS";
 /// Default for [`ENV_SIGN_IN_FAILURES_PER_ADDRESS`].
 pub const DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 20;
+/// How many sign-ups one client address may make per window.
+pub const ENV_SIGN_UPS_PER_ADDRESS: &str = "TODO_SIGN_UPS_PER_ADDRESS";
+/// Default for [`ENV_SIGN_UPS_PER_ADDRESS`].
+pub const DEFAULT_SIGN_UPS_PER_ADDRESS: u32 = 10;
 /// The window the sign-in failures are counted in.
 pub const ENV_SIGN_IN_WINDOW_SECONDS: &str = "TODO_SIGN_IN_WINDOW_SECONDS";
 /// Default for [`ENV_SIGN_IN_WINDOW_SECONDS`]: 15 minutes.
@@ -184,6 +188,10 @@ impl Config {
                 failures_per_address: count(
                     ENV_SIGN_IN_FAILURES_PER_ADDRESS,
                     DEFAULT_SIGN_IN_FAILURES_PER_ADDRESS,
+                )?,
+                sign_ups_per_address: count(
+                    ENV_SIGN_UPS_PER_ADDRESS,
+                    DEFAULT_SIGN_UPS_PER_ADDRESS,
                 )?,
                 window: seconds(ENV_SIGN_IN_WINDOW_SECONDS, DEFAULT_SIGN_IN_WINDOW)?,
             },

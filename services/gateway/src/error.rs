@@ -47,12 +47,18 @@ pub enum Error {
     /// Unknown email or wrong password: deliberately the same answer.
     #[error("invalid email or password")]
     InvalidCredentials,
-    /// Too many failed sign-ins for this email or from this address.
-    #[error("too many failed sign-ins; retry in {} seconds", .retry_after.as_secs().max(1))]
+    /// Too many failed sign-ins for this email or from this address, or too many sign-ups
+    /// from this address.
+    #[error("too many {what}; retry in {} seconds", .retry_after.as_secs().max(1))]
     RateLimited {
+        /// What was limited, e.g. "failed sign-ins".
+        what: &'static str,
         /// When the caller may try again.
         retry_after: Duration,
     },
+    /// Every password-hashing slot stayed busy: shed the request rather than queue it.
+    #[error("too many sign-ins and sign-ups in progress; retry shortly")]
+    Overloaded,
     /// A refresh token that is unknown, expired, already used or revoked.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
@@ -102,10 +108,11 @@ impl From<Error> for Status {
             | Error::InvalidRefreshToken
             | Error::AccessToken(_)
             | Error::AccountGone => Status::unauthenticated(error.to_string()),
-            Error::RateLimited { retry_after } => {
+            Error::RateLimited { retry_after, .. } => {
                 let details = ErrorDetails::with_retry_info(Some(retry_after));
                 Status::with_error_details(Code::ResourceExhausted, error.to_string(), details)
             }
+            Error::Overloaded => Status::unavailable(error.to_string()),
             Error::Store { ref source, .. } if source.is_transient() => {
                 tracing::warn!(error = %error_chain(&error), "state store unavailable");
                 Status::unavailable("the account store is unavailable; retry later")
@@ -156,6 +163,7 @@ mod tests {
             (
                 "limited",
                 Error::RateLimited {
+                    what: "failed sign-ins",
                     retry_after: Duration::from_secs(3),
                 },
                 Code::ResourceExhausted,
@@ -171,6 +179,7 @@ mod tests {
                 Code::Internal,
             ),
             ("hashing", Error::Hashing("boom".into()), Code::Internal),
+            ("overloaded", Error::Overloaded, Code::Unavailable),
         ];
         for (case, error, code) in cases {
             assert_eq!(Status::from(error).code(), code, "case: {case}");
@@ -186,6 +195,7 @@ mod tests {
     #[test]
     fn a_rate_limit_says_when_to_retry() {
         let status = Status::from(Error::RateLimited {
+            what: "failed sign-ins",
             retry_after: Duration::from_secs(840),
         });
         assert_eq!(

@@ -89,14 +89,20 @@ impl Passwords {
     }
 
     /// A permit to hash, moved into the blocking task so it is held until argon2 finishes even
-    /// if the caller gave up waiting.
+    /// if the caller gave up waiting. A caller waits at most [`MAX_PERMIT_WAIT`]: under a flood
+    /// the request is shed rather than queued without bound.
     async fn permit(&self) -> Result<OwnedSemaphorePermit, Error> {
-        Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Hashing("the hashing pool is closed".into()))
+        match tokio::time::timeout(MAX_PERMIT_WAIT, Arc::clone(&self.permits).acquire_owned()).await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(Error::Hashing("the hashing pool is closed".into())),
+            Err(_) => Err(Error::Overloaded),
+        }
     }
 }
+
+/// The longest a request waits for a hashing slot before it is answered `Unavailable`.
+pub const MAX_PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn hash(password: &[u8]) -> Result<String, Error> {
     Argon2::default()
@@ -156,5 +162,18 @@ mod tests {
             .unwrap();
         let parameters = |hash: &str| hash.split('$').take(4).collect::<Vec<_>>().join("$");
         assert_eq!(parameters(&passwords.dummy_hash), parameters(&real));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_cannot_get_a_hashing_slot_in_time_is_shed() {
+        let passwords = Passwords::new(1).await.unwrap();
+        let _busy = Arc::clone(&passwords.permits)
+            .acquire_owned()
+            .await
+            .unwrap();
+        let outcome = passwords
+            .verify(&Password::typed("anything at all"), None)
+            .await;
+        assert!(matches!(outcome, Err(Error::Overloaded)), "{outcome:?}");
     }
 }

@@ -22,6 +22,8 @@ pub struct SignInLimits {
     pub failures_per_email: u32,
     /// Failures per client address.
     pub failures_per_address: u32,
+    /// Sign-ups (each one hashes a password) per client address.
+    pub sign_ups_per_address: u32,
     /// The length of a window, which starts at a key's first failure.
     pub window: Duration,
 }
@@ -41,6 +43,7 @@ pub struct SignInLimiter {
 struct Tables {
     by_email: FailureTable<EmailDigest>,
     by_address: FailureTable<IpAddr>,
+    sign_ups_by_address: FailureTable<IpAddr>,
 }
 
 impl SignInLimiter {
@@ -55,6 +58,7 @@ impl SignInLimiter {
             tables: Mutex::new(Tables {
                 by_email: FailureTable::new(capacity),
                 by_address: FailureTable::new(capacity),
+                sign_ups_by_address: FailureTable::new(capacity),
             }),
         }
     }
@@ -90,6 +94,29 @@ impl SignInLimiter {
         if let Some(address) = address {
             tables.by_address.record(address, window, now);
         }
+        Ok(())
+    }
+
+    /// Admits a sign-up from `address` at `now`, counting it: each one costs an argon2 hash, so
+    /// one client may not flood them.
+    ///
+    /// # Errors
+    /// [`RetryAfter`] when the address is at its limit.
+    pub fn begin_sign_up(&self, address: Option<IpAddr>, now: Instant) -> Result<(), RetryAfter> {
+        let Some(address) = address.map(limit_key) else {
+            return Ok(());
+        };
+        let mut tables = self.lock();
+        let window = self.limits.window;
+        if let Some(wait) = tables.sign_ups_by_address.blocked_for(
+            &address,
+            self.limits.sign_ups_per_address,
+            window,
+            now,
+        ) {
+            return Err(RetryAfter(wait));
+        }
+        tables.sign_ups_by_address.record(address, window, now);
         Ok(())
     }
 
@@ -217,6 +244,7 @@ mod tests {
     const LIMITS: SignInLimits = SignInLimits {
         failures_per_email: 5,
         failures_per_address: 20,
+        sign_ups_per_address: 3,
         window: Duration::from_secs(900),
     };
 
@@ -342,6 +370,24 @@ mod tests {
             Ok(()),
             "the email was cleared"
         );
+    }
+
+    #[test]
+    fn sign_ups_are_limited_per_address() {
+        let limiter = SignInLimiter::new(LIMITS);
+        let now = Instant::now();
+        for i in 0..3 {
+            assert_eq!(
+                limiter.begin_sign_up(address(1), now),
+                Ok(()),
+                "sign-up {i}"
+            );
+        }
+        assert_eq!(
+            limiter.begin_sign_up(address(1), now),
+            Err(RetryAfter(LIMITS.window))
+        );
+        assert_eq!(limiter.begin_sign_up(address(2), now), Ok(()));
     }
 
     #[test]

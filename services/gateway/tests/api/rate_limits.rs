@@ -48,10 +48,30 @@ async fn a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit() {
     let ada = app.new_user().await;
     let guesses = (0..12).map(|_| app.sign_in(&ada.email, "wrong password!"));
     let outcomes = futures::future::join_all(guesses).await;
-    let codes: Vec<Code> = outcomes.iter().map(|o| o.as_ref().unwrap_err().code()).collect();
-    let judged = codes.iter().filter(|c| **c == Code::Unauthenticated).count();
-    let limited = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
+    let codes: Vec<Code> = outcomes
+        .iter()
+        .map(|o| o.as_ref().unwrap_err().code())
+        .collect();
+    let judged = codes
+        .iter()
+        .filter(|c| **c == Code::Unauthenticated)
+        .count();
+    let limited = codes
+        .iter()
+        .filter(|c| **c == Code::ResourceExhausted)
+        .count();
     assert_eq!((judged, limited), (5, 7), "{codes:?}");
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_client_address() {
+    let app = spawn_app_with(&[("TODO_SIGN_UPS_PER_ADDRESS", "2")]).await;
+    app.new_user().await;
+    app.new_user().await;
+    let third = app
+        .sign_up("third@example.com", "a long enough password", "Third")
+        .await;
+    assert_limited(&third.unwrap_err(), "a third sign-up from one address");
 }
 
 #[tokio::test]
