@@ -177,6 +177,23 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         )
     }
 
+    /// A whole number of seconds, 0 included (for delays and grace periods that may be off).
+    ///
+    /// # Errors
+    /// When the value is not such a number.
+    pub fn seconds_or_zero(
+        &self,
+        variable: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        self.parsed(
+            variable,
+            default,
+            "expected a whole number of seconds",
+            |v| v.parse::<u64>().ok().map(Duration::from_secs),
+        )
+    }
+
     /// A whole number above 0.
     ///
     /// # Errors

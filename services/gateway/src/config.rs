@@ -47,6 +47,11 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 pub const ENV_REFRESH_TOKEN_TTL_SECONDS: &str = "TODO_REFRESH_TOKEN_TTL_SECONDS";
 /// Default for [`ENV_REFRESH_TOKEN_TTL_SECONDS`]: 30 days.
 pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long after a rotation a refresh token may be presented again without ending its session
+/// (a client retrying after a lost reply); 0 treats every second presentation as theft.
+pub const ENV_REFRESH_REUSE_GRACE_SECONDS: &str = "TODO_REFRESH_REUSE_GRACE_SECONDS";
+/// Default for [`ENV_REFRESH_REUSE_GRACE_SECONDS`].
+pub const DEFAULT_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(30);
 /// Whether the client address comes from `X-Forwarded-For` (only behind a proxy that sets it).
 pub const ENV_TRUST_FORWARDED_FOR: &str = "TODO_TRUST_FORWARDED_FOR";
 /// Default for [`ENV_TRUST_FORWARDED_FOR`].
@@ -128,6 +133,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// The lifetime of refresh tokens (each rotation starts a new one).
     pub refresh_token_ttl: Duration,
+    /// How long a just-rotated refresh token may be presented again without ending its session.
+    pub refresh_reuse_grace: Duration,
     /// Whether the client address is read from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// The sign-in rate limits.
@@ -179,6 +186,8 @@ impl Config {
             cors_origins: cors_origins(&text(ENV_CORS_ORIGINS, DEFAULT_CORS_ORIGINS))?,
             access_token_ttl: seconds(ENV_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_ACCESS_TOKEN_TTL)?,
             refresh_token_ttl: seconds(ENV_REFRESH_TOKEN_TTL_SECONDS, DEFAULT_REFRESH_TOKEN_TTL)?,
+            refresh_reuse_grace: env
+                .seconds_or_zero(ENV_REFRESH_REUSE_GRACE_SECONDS, DEFAULT_REFRESH_REUSE_GRACE)?,
             trust_forwarded_for: env.flag(ENV_TRUST_FORWARDED_FOR, DEFAULT_TRUST_FORWARDED_FOR)?,
             sign_in_limits: SignInLimits {
                 failures_per_email: count(

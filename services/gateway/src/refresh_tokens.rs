@@ -6,8 +6,12 @@
 //! transaction it marks the presented token used (conditional on the etag it read) and stores
 //! its successor in the same family. Presenting a used token again is reuse (a stolen token, or
 //! the thief's copy already rotated), so the whole family is revoked: `refresh-family-<id>` is
-//! written, and every token of the family is refused from then on. Two refreshes racing with one
-//! token count as reuse too: the loser's conditional write fails. Sign-out revokes the family.
+//! written, and every token of the family is refused from then on. Sign-out revokes the family.
+//!
+//! A used token presented again within the reuse grace (30 s by default) of its rotation is
+//! refused without
+//! revoking anything: that is a client retrying after a lost reply, or two tabs refreshing at
+//! once, not a thief (who gains nothing either way: no tokens are issued).
 
 use std::time::Duration;
 
@@ -57,6 +61,18 @@ struct RefreshRecord {
     family_id: FamilyId,
     expires_at: DateTime<Utc>,
     used: bool,
+    /// When it was rotated; records written before this field existed have none.
+    #[serde(default)]
+    used_at: Option<DateTime<Utc>>,
+}
+
+impl RefreshRecord {
+    /// Whether it was rotated within `grace` of `now`: presenting it again is a retry, not a
+    /// theft.
+    fn rotated_within(&self, grace: Duration, now: DateTime<Utc>) -> bool {
+        self.used_at
+            .is_some_and(|at| (now - at).to_std().is_ok_and(|since| since < grace))
+    }
 }
 
 /// A new refresh token, to hand to the client once.
@@ -85,12 +101,19 @@ pub struct RefreshTokens {
     dapr: DaprClient,
     store: String,
     ttl: Duration,
+    reuse_grace: Duration,
 }
 
 impl RefreshTokens {
-    /// Keeps tokens in `store`; each lives `ttl`.
-    pub fn new(dapr: DaprClient, store: String, ttl: Duration) -> Self {
-        Self { dapr, store, ttl }
+    /// Keeps tokens in `store`; each lives `ttl`; a used token presented again within
+    /// `reuse_grace` of its rotation is refused without ending its session.
+    pub fn new(dapr: DaprClient, store: String, ttl: Duration, reuse_grace: Duration) -> Self {
+        Self {
+            dapr,
+            store,
+            ttl,
+            reuse_grace,
+        }
     }
 
     /// Starts a session for `user` with its first token.
@@ -131,12 +154,13 @@ impl RefreshTokens {
             return Err(Error::InvalidRefreshToken);
         }
         if record.used {
-            return Err(self.revoke_reused(&record).await);
+            return Err(self.refuse_used(&record, now).await);
         }
         let (refresh, successor) = self.mint(&record.user_id, &record.family_id, now);
         let remaining = (record.expires_at - now).num_seconds().max(1);
         let used = RefreshRecord {
             used: true,
+            used_at: Some(now),
             ..record.clone()
         };
         let mark_used = StateOperation::upsert(key, to_json(&used))
@@ -152,12 +176,29 @@ impl RefreshTokens {
                 family: record.family_id,
                 refresh,
             }),
-            Err(conflict) if conflict.is_etag_conflict() => Err(self.revoke_reused(&record).await),
+            Err(conflict) if conflict.is_etag_conflict() => {
+                // Another rotation of this token won the race: judge it as it is now.
+                let current = self.read(presented, &token_key(presented)).await?;
+                let current = current.map_or(record, |(current, _)| current);
+                Err(self.refuse_used(&current, now).await)
+            }
             Err(source) => Err(Error::Store {
                 operation: "rotate refresh token",
                 source,
             }),
         }
+    }
+
+    /// Refuses a used token: a retry within the reuse grace revokes nothing, anything else is
+    /// reuse and revokes the session.
+    async fn refuse_used(&self, record: &RefreshRecord, now: DateTime<Utc>) -> Error {
+        if record.rotated_within(self.reuse_grace, now) {
+            tracing::info!(
+                "a just-rotated refresh token was presented again; refused, session kept"
+            );
+            return Error::InvalidRefreshToken;
+        }
+        self.revoke_reused(record).await
     }
 
     /// Revokes the session of `presented`; an unknown token is already as good as revoked.
@@ -254,6 +295,7 @@ impl RefreshTokens {
             family_id: *family,
             expires_at,
             used: false,
+            used_at: None,
         };
         let operation = StateOperation::upsert(token_key(&token), to_json(&record))
             .with_etag(None)
@@ -294,8 +336,42 @@ mod tests {
             family_id: FamilyId::new(),
             expires_at: Utc::now(),
             used: true,
+            used_at: Some(Utc::now()),
         };
         let parsed: RefreshRecord = serde_json::from_slice(&to_json(&record)).unwrap();
         assert_eq!(parsed, record);
+    }
+
+    #[test]
+    fn only_a_recent_rotation_counts_as_a_retry() {
+        let now = Utc::now();
+        let record = |used_at| RefreshRecord {
+            user_id: UserId::parse("0190b6d2-8f3e-7c4a-9d2b-5e6f7a8b9c0d").unwrap(),
+            family_id: FamilyId::new(),
+            expires_at: now,
+            used: true,
+            used_at,
+        };
+        let cases = [
+            (
+                "just rotated",
+                Some(now - chrono::TimeDelta::seconds(5)),
+                true,
+            ),
+            (
+                "rotated long ago",
+                Some(now - chrono::TimeDelta::seconds(60)),
+                false,
+            ),
+            ("an old record without a time", None, false),
+        ];
+        for (case, used_at, recent) in cases {
+            let grace = Duration::from_secs(30);
+            assert_eq!(
+                record(used_at).rotated_within(grace, now),
+                recent,
+                "case: {case}"
+            );
+        }
     }
 }

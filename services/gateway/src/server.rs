@@ -111,6 +111,7 @@ pub async fn run(
             dapr.clone(),
             config.state_store.clone(),
             config.refresh_token_ttl,
+            config.refresh_reuse_grace,
         ),
         SignInLimiter::new(config.sign_in_limits),
     );

@@ -4,7 +4,7 @@ use chrono::Utc;
 use todo_proto::todo::v1 as proto;
 use tonic::Code;
 
-use crate::test_app::spawn_app;
+use crate::test_app::{spawn_app, spawn_app_with};
 
 fn seconds_from_now(timestamp: Option<&prost_types::Timestamp>) -> i64 {
     timestamp.unwrap().seconds - Utc::now().timestamp()
@@ -164,8 +164,26 @@ async fn refresh(
 }
 
 #[tokio::test]
-async fn refresh_rotates_and_a_reused_token_revokes_its_session() {
+async fn a_refresh_retried_just_after_rotation_is_refused_but_keeps_the_session() {
     let app = spawn_app().await;
+    let ada = app.new_user().await;
+    let first = ada.tokens.refresh_token.clone();
+    let second = refresh(&app, &first).await.unwrap();
+    let retry = refresh(&app, &first).await.unwrap_err();
+    assert_eq!(
+        retry.code(),
+        Code::Unauthenticated,
+        "a used token never mints tokens"
+    );
+    refresh(&app, &second.refresh_token)
+        .await
+        .expect("a retry within the grace period does not end the session");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_revokes_its_session() {
+    // No grace: every second presentation of a token counts as theft.
+    let app = spawn_app_with(&[("TODO_REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let ada = app.new_user().await;
     let first = ada.tokens.refresh_token.clone();
     let second = refresh(&app, &first).await.unwrap();
