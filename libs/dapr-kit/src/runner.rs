@@ -96,6 +96,8 @@ pub struct AppServer {
     cors: Option<CorsLayer>,
     app_token: Option<SecretString>,
     shutdown_grace: Duration,
+    shutdown_delay: Duration,
+    shutdown_notice: Option<CancellationToken>,
 }
 
 impl Default for AppServer {
@@ -117,6 +119,8 @@ impl AppServer {
             cors: None,
             app_token: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            shutdown_delay: Duration::ZERO,
+            shutdown_notice: None,
         }
     }
 
@@ -182,6 +186,20 @@ impl AppServer {
     /// Sets how long in-flight calls get to finish after shutdown begins.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Keeps accepting connections for `delay` after reporting not ready, so load balancers
+    /// (Kubernetes Endpoints) stop sending traffic before the port closes.
+    pub fn shutdown_delay(mut self, delay: Duration) -> Self {
+        self.shutdown_delay = delay;
+        self
+    }
+
+    /// Cancels `notice` when shutdown begins, so long-lived streams can end themselves instead
+    /// of being cut off when the grace period is over.
+    pub fn notify_shutdown(mut self, notice: CancellationToken) -> Self {
+        self.shutdown_notice = Some(notice);
         self
     }
 
@@ -266,6 +284,7 @@ impl AppServer {
 
         tracing::info!(
             grace_seconds = self.shutdown_grace.as_secs(),
+            delay_seconds = self.shutdown_delay.as_secs(),
             "shutting down, draining"
         );
         readiness.set_ready(false);
@@ -273,6 +292,11 @@ impl AppServer {
         if let Some(callback) = &self.callback {
             callback.set_healthy(false);
         }
+        if let Some(notice) = &self.shutdown_notice {
+            notice.cancel();
+        }
+        // Still serving while load balancers notice that we are not ready.
+        tokio::time::sleep(self.shutdown_delay).await;
         stop.cancel();
         let drained = tokio::time::timeout(self.shutdown_grace, async {
             while let Some(joined) = servers.join_next().await {

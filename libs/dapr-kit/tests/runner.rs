@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use dapr_kit::{AppCallbackService, AppListeners, AppServer, JobHandlers, Subscriptions};
 use secrecy::SecretString;
@@ -10,8 +10,9 @@ use todo_proto::todo::v1::{self as todo, task_service_server};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
-    sync::oneshot,
+    sync::{Notify, oneshot},
 };
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -21,8 +22,12 @@ use tonic_reflection::pb::v1::{
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
-/// Answers GetTask after a pause, so a test can shut down while a call is in flight.
-struct SlowTasks;
+/// Answers GetTask after a pause, so a test can shut down while a call is in flight; `started`
+/// is notified when a call reaches the handler.
+#[derive(Clone, Default)]
+struct SlowTasks {
+    started: Arc<Notify>,
+}
 
 #[tonic::async_trait]
 impl task_service_server::TaskService for SlowTasks {
@@ -30,6 +35,7 @@ impl task_service_server::TaskService for SlowTasks {
         &self,
         request: Request<todo::GetTaskRequest>,
     ) -> Result<Response<todo::GetTaskResponse>, Status> {
+        self.started.notify_one();
         tokio::time::sleep(Duration::from_millis(400)).await;
         let task = todo::Task {
             id: request.into_inner().task_id,
@@ -44,9 +50,15 @@ struct Running {
     admin: SocketAddr,
     stop: oneshot::Sender<()>,
     finished: tokio::task::JoinHandle<Result<(), dapr_kit::RunError>>,
+    slow: SlowTasks,
+    shutting_down: CancellationToken,
 }
 
 async fn start(app_token: Option<&str>) -> Running {
+    start_with(app_token, Duration::ZERO).await
+}
+
+async fn start_with(app_token: Option<&str>, shutdown_delay: Duration) -> Running {
     let listeners = AppListeners::bind(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
@@ -58,15 +70,19 @@ async fn start(app_token: Option<&str>) -> Running {
         listeners.admin_address().unwrap(),
     );
     let (stop, stopped) = oneshot::channel::<()>();
+    let slow = SlowTasks::default();
+    let shutting_down = CancellationToken::new();
     let server = AppServer::new()
-        .grpc_service(task_service_server::TaskServiceServer::new(SlowTasks))
+        .grpc_service(task_service_server::TaskServiceServer::new(slow.clone()))
         .app_callback(AppCallbackService::new(
             Subscriptions::new(),
             JobHandlers::new(),
         ))
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
         .app_token(app_token.map(SecretString::from))
-        .shutdown_grace(Duration::from_secs(5));
+        .shutdown_grace(Duration::from_secs(5))
+        .shutdown_delay(shutdown_delay)
+        .notify_shutdown(shutting_down.clone());
     let finished = tokio::spawn(server.run(listeners, async {
         let _ = stopped.await;
     }));
@@ -75,6 +91,8 @@ async fn start(app_token: Option<&str>) -> Running {
         admin,
         stop,
         finished,
+        slow,
+        shutting_down,
     }
 }
 
@@ -190,7 +208,7 @@ async fn shutdown_finishes_calls_in_flight_then_stops_serving() {
             })
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await; // let the call reach the handler
+    running.slow.started.notified().await;
     running.stop.send(()).unwrap();
     let answered = in_flight
         .await
@@ -203,9 +221,51 @@ async fn shutdown_finishes_calls_in_flight_then_stops_serving() {
         .unwrap()
         .expect("the runner stops cleanly");
     assert!(
-        TcpStream::connect(running.app).await.is_err(),
-        "the app port is closed"
+        running.shutting_down.is_cancelled(),
+        "the shutdown notice went out"
     );
+}
+
+#[tokio::test]
+async fn during_the_shutdown_delay_the_app_is_unready_but_still_serving() {
+    let running = start_with(None, Duration::from_secs(30)).await;
+    let mut tasks = todo::task_service_client::TaskServiceClient::new(channel(running.app).await);
+    running.stop.send(()).unwrap();
+    running.shutting_down.cancelled().await;
+    wait_until("readiness reports 503", || async {
+        http_get(running.admin, "/readyz").await.0 == 503
+    })
+    .await;
+    let answered = tasks
+        .get_task(todo::GetTaskRequest {
+            task_id: "late".into(),
+        })
+        .await;
+    assert_eq!(
+        answered.unwrap().into_inner().task.unwrap().id,
+        "late",
+        "calls are still served"
+    );
+    assert!(
+        !running.finished.is_finished(),
+        "the port stays open for the delay"
+    );
+}
+
+/// Polls `condition` every 10 ms for up to 10 s.
+async fn wait_until<F, Fut>(description: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "timed out waiting until {description}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -221,7 +281,9 @@ async fn plain_http_routes_share_the_app_port_with_grpc() {
         .route("/hello", axum::routing::get(|| async { "hi" }))
         .fallback(|| async { (http::StatusCode::NOT_FOUND, "no such page") });
     let server = AppServer::new()
-        .grpc_service(task_service_server::TaskServiceServer::new(SlowTasks))
+        .grpc_service(task_service_server::TaskServiceServer::new(
+            SlowTasks::default(),
+        ))
         .http_routes(http);
     tokio::spawn(server.run(listeners, std::future::pending()));
     let (status, body) = http_get(app, "/hello").await;
@@ -262,7 +324,9 @@ async fn cors_answers_preflights_and_grpc_web_calls_for_allowed_origins_only() {
         .allow_headers([http::header::CONTENT_TYPE])
         .expose_headers([http::HeaderName::from_static("grpc-status")]);
     let server = AppServer::new()
-        .grpc_service(task_service_server::TaskServiceServer::new(SlowTasks))
+        .grpc_service(task_service_server::TaskServiceServer::new(
+            SlowTasks::default(),
+        ))
         .grpc_web()
         .http_routes(axum::Router::new())
         .cors(cors);

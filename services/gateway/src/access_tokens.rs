@@ -73,6 +73,8 @@ pub struct Claims {
 pub struct VerifiedUser {
     /// The user.
     pub user: UserId,
+    /// When the token stops being valid (its `exp`).
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A signed access token and when it expires.
@@ -154,7 +156,9 @@ impl AccessTokens {
                 _ => AccessTokenError::Invalid,
             })?;
         let user = UserId::parse(&data.claims.sub).map_err(|_| AccessTokenError::Invalid)?;
-        Ok(VerifiedUser { user })
+        let expires_at =
+            DateTime::<Utc>::from_timestamp(data.claims.exp, 0).ok_or(AccessTokenError::Invalid)?;
+        Ok(VerifiedUser { user, expires_at })
     }
 
     /// Verifies the `authorization: Bearer <token>` of a call.
@@ -221,7 +225,12 @@ mod tests {
         let tokens = tokens(KEY);
         let user = UserId::parse("0190b6d2-8f3e-7c4a-9d2b-5e6f7a8b9c0d").unwrap();
         let issued = tokens.issue(&user, &FamilyId::new(), Utc::now()).unwrap();
-        assert_eq!(tokens.verify(&issued.token), Ok(VerifiedUser { user }));
+        let verified = tokens.verify(&issued.token).unwrap();
+        assert_eq!(verified.user, user);
+        assert_eq!(
+            verified.expires_at.timestamp(),
+            issued.expires_at.timestamp()
+        );
     }
 
     #[test]

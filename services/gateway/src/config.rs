@@ -96,6 +96,11 @@ pub const DEFAULT_SYNC_APP_ID: &str = "sync";
 pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
 /// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How long to keep serving after reporting not ready, so load balancers stop routing here
+/// before the port closes (Kubernetes sets 5; 0 locally).
+pub const ENV_SHUTDOWN_DELAY_SECONDS: &str = "TODO_SHUTDOWN_DELAY_SECONDS";
+/// Default for [`ENV_SHUTDOWN_DELAY_SECONDS`].
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
 
 /// The Dapr app ids the gateway forwards to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +150,8 @@ pub struct Config {
     pub upstreams: UpstreamApps,
     /// The drain period.
     pub shutdown_grace: Duration,
+    /// How long to keep serving after reporting not ready.
+    pub shutdown_delay: Duration,
 }
 
 impl dapr_kit::ServiceAddresses for Config {
@@ -212,6 +219,8 @@ impl Config {
                 sync: text(ENV_SYNC_APP_ID, DEFAULT_SYNC_APP_ID),
             },
             shutdown_grace: seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
+            shutdown_delay: env
+                .seconds_or_zero(ENV_SHUTDOWN_DELAY_SECONDS, DEFAULT_SHUTDOWN_DELAY)?,
         })
     }
 }

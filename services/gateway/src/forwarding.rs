@@ -14,8 +14,9 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use dapr_kit::{AppChannel, DaprClient, DaprError, caller::USER_ID_HEADER};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use todo_proto::todo::v1::{
     self as proto, audit_service_client::AuditServiceClient, audit_service_server::AuditService,
     notification_service_client::NotificationServiceClient,
@@ -24,6 +25,7 @@ use todo_proto::todo::v1::{
     task_service_server::TaskService,
 };
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, codegen::BoxStream, metadata::AsciiMetadataValue};
 
 use crate::{access_tokens::AccessTokens, config::UpstreamApps, deadline, error::Error};
@@ -62,16 +64,23 @@ pub struct Forwarder {
     access_tokens: AccessTokens,
     upstreams: Upstreams,
     deadline_cap: Duration,
+    shutting_down: CancellationToken,
 }
 
 impl Forwarder {
     /// Forwards to `upstreams` for holders of tokens `access_tokens` accepts; unary calls get at
-    /// most `deadline_cap`.
-    pub fn new(access_tokens: AccessTokens, upstreams: Upstreams, deadline_cap: Duration) -> Self {
+    /// most `deadline_cap`; watch streams end when `shutting_down` is cancelled.
+    pub fn new(
+        access_tokens: AccessTokens,
+        upstreams: Upstreams,
+        deadline_cap: Duration,
+        shutting_down: CancellationToken,
+    ) -> Self {
         Self {
             access_tokens,
             upstreams,
             deadline_cap,
+            shutting_down,
         }
     }
 
@@ -81,6 +90,16 @@ impl Forwarder {
         request: Request<T>,
         deadline: Option<Duration>,
     ) -> Result<Request<T>, Status> {
+        self.outgoing_verified(request, deadline)
+            .map(|(outgoing, _)| outgoing)
+    }
+
+    /// As [`Self::outgoing`], also returning when the caller's token expires.
+    fn outgoing_verified<T>(
+        &self,
+        request: Request<T>,
+        deadline: Option<Duration>,
+    ) -> Result<(Request<T>, DateTime<Utc>), Status> {
         let verified = self
             .access_tokens
             .authenticate(request.metadata())
@@ -96,7 +115,7 @@ impl Forwarder {
         if let Some(deadline) = deadline {
             outgoing.set_timeout(deadline);
         }
-        Ok(outgoing)
+        Ok((outgoing, verified.expires_at))
     }
 
     /// Forwards a unary call with `call`, which sends the outgoing request to the right client.
@@ -182,7 +201,7 @@ impl SyncService for Forwarder {
     ) -> Result<Response<BoxStream<proto::WatchTasksResponse>>, Status> {
         // A watch lasts as long as the client wants: only the client's own deadline applies.
         let deadline = deadline::client_timeout(request.metadata());
-        let mut outgoing = self.outgoing(request, deadline)?;
+        let (mut outgoing, token_expires_at) = self.outgoing_verified(request, deadline)?;
         outgoing
             .metadata_mut()
             .insert(DAPR_STREAM, AsciiMetadataValue::from_static("true"));
@@ -197,8 +216,39 @@ impl SyncService for Forwarder {
             .map_err(|status| pass_through(status, deadline_passed()))?
             .into_inner()
             .map_err(move |status| pass_through(status, deadline_passed()));
-        Ok(Response::new(Box::pin(events)))
+        let ending = stream_end(token_expires_at, self.shutting_down.clone());
+        Ok(Response::new(Box::pin(until_ended(events, ending))))
     }
+}
+
+/// What ends a watch from the gateway's side: the caller's access token expiring (it could be
+/// stolen, or its session signed out) or the gateway shutting down. Clients reconnect and resync
+/// on either status.
+async fn stream_end(token_expires_at: DateTime<Utc>, shutting_down: CancellationToken) -> Status {
+    let until_expiry = (token_expires_at - Utc::now()).to_std().unwrap_or_default();
+    tokio::select! {
+        () = tokio::time::sleep(until_expiry) => {
+            Status::unauthenticated("access token expired; refresh it and watch again")
+        }
+        () = shutting_down.cancelled() => {
+            Status::unavailable("the gateway is restarting; watch again")
+        }
+    }
+}
+
+/// Yields `events` until they end or `ending` resolves, which ends the stream with its status.
+fn until_ended<T: Send + 'static>(
+    events: impl futures::Stream<Item = Result<T, Status>> + Send + 'static,
+    ending: impl Future<Output = Status> + Send + 'static,
+) -> impl futures::Stream<Item = Result<T, Status>> + Send + 'static {
+    let state = (Box::pin(events), Some(Box::pin(ending)));
+    futures::stream::unfold(state, |(mut events, ending)| async move {
+        let mut ending = ending?;
+        tokio::select! {
+            item = events.next() => item.map(|item| (item, (events, Some(ending)))),
+            status = &mut ending => Some((Err(status), (events, None))),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +256,54 @@ mod tests {
     use tonic_types::{ErrorDetails, StatusExt};
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_ends_when_its_token_expires() {
+        let events = futures::stream::pending::<Result<u32, Status>>();
+        let ending = stream_end(
+            Utc::now() + chrono::TimeDelta::seconds(60),
+            CancellationToken::new(),
+        );
+        let mut watch = Box::pin(until_ended(events, ending));
+        let last = watch.next().await.unwrap().unwrap_err();
+        assert_eq!(last.code(), Code::Unauthenticated);
+        assert!(
+            watch.next().await.is_none(),
+            "nothing after the final status"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_ends_with_unavailable_when_the_gateway_shuts_down() {
+        let shutting_down = CancellationToken::new();
+        let ending = stream_end(
+            Utc::now() + chrono::TimeDelta::hours(1),
+            shutting_down.clone(),
+        );
+        let events = futures::stream::iter([Ok(1), Ok(2)]).chain(futures::stream::pending());
+        let mut watch = Box::pin(until_ended(events, ending));
+        assert_eq!(watch.next().await.unwrap().unwrap(), 1);
+        assert_eq!(watch.next().await.unwrap().unwrap(), 2);
+        shutting_down.cancel();
+        assert_eq!(
+            watch.next().await.unwrap().unwrap_err().code(),
+            Code::Unavailable
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_ends_when_its_upstream_does() {
+        let ending = stream_end(
+            Utc::now() + chrono::TimeDelta::hours(1),
+            CancellationToken::new(),
+        );
+        let mut watch = Box::pin(until_ended(
+            futures::stream::iter([Ok::<_, Status>(7)]),
+            ending,
+        ));
+        assert_eq!(watch.next().await.unwrap().unwrap(), 7);
+        assert!(watch.next().await.is_none());
+    }
 
     #[test]
     fn statuses_pass_through_with_details_but_without_metadata() {

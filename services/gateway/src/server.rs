@@ -7,6 +7,7 @@
 //! through Dapr (it serves no subscriptions, jobs or invocations).
 
 use std::future::Future;
+use tokio_util::sync::CancellationToken;
 
 use dapr_kit::{AppListeners, AppServer, DaprClient, DaprError, RunError};
 use secrecy::ExposeSecret;
@@ -115,10 +116,12 @@ pub async fn run(
         ),
         SignInLimiter::new(config.sign_in_limits),
     );
+    let shutting_down = CancellationToken::new();
     let forwarder = Forwarder::new(
         access_tokens,
         Upstreams::new(&dapr, &config.upstreams)?,
         config.forward_deadline,
+        shutting_down.clone(),
     );
     let mut server = AppServer::new()
         .grpc_service(AuthServiceServer::new(AuthApi::new(
@@ -132,7 +135,9 @@ pub async fn run(
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
         .grpc_web()
         .http_routes(edge::routes(config.frontend_dir.clone()))
-        .shutdown_grace(config.shutdown_grace);
+        .shutdown_grace(config.shutdown_grace)
+        .shutdown_delay(config.shutdown_delay)
+        .notify_shutdown(shutting_down);
     if let Some(cors) = edge::cors(&config.cors_origins) {
         server = server.cors(cors);
     }

@@ -35,6 +35,11 @@ pub const DEFAULT_SECRET_NAME: &str = "todo-suite";
 pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
 /// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How long to keep serving after reporting not ready, so load balancers stop routing here
+/// before the port closes (Kubernetes sets 5; 0 locally).
+pub const ENV_SHUTDOWN_DELAY_SECONDS: &str = "TODO_SHUTDOWN_DELAY_SECONDS";
+/// Default for [`ENV_SHUTDOWN_DELAY_SECONDS`].
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
 
 /// todo-api's configuration.
 #[derive(Clone, Debug)]
@@ -55,6 +60,8 @@ pub struct Config {
     pub secret_name: String,
     /// The drain period.
     pub shutdown_grace: Duration,
+    /// How long to keep serving after reporting not ready.
+    pub shutdown_delay: Duration,
 }
 
 impl dapr_kit::ServiceAddresses for Config {
@@ -97,6 +104,8 @@ impl Config {
             secret_store: env.text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
             secret_name: env.text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
             shutdown_grace: env.seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
+            shutdown_delay: env
+                .seconds_or_zero(ENV_SHUTDOWN_DELAY_SECONDS, DEFAULT_SHUTDOWN_DELAY)?,
         })
     }
 }

@@ -75,6 +75,7 @@ pub async fn run(
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
         .app_token(config.dapr.app_api_token.clone())
         .shutdown_grace(config.shutdown_grace)
+        .shutdown_delay(config.shutdown_delay)
         .run(listeners, shutdown)
         .await?;
     Ok(())
