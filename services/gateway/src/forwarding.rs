@@ -144,6 +144,21 @@ fn pass_through(status: Status, deadline_passed: bool) -> Status {
     if deadline_passed && status.code() == Code::Cancelled {
         return Status::deadline_exceeded("deadline exceeded");
     }
+    // A server-side failure without details is the sidecar's or the transport's own text (an
+    // app id, an address): log it, and tell the client only what kind of failure it was. The
+    // services' own errors of these kinds already carry generic messages.
+    if matches!(
+        status.code(),
+        Code::Unavailable | Code::Internal | Code::Unknown
+    ) && status.details().is_empty()
+    {
+        tracing::warn!(code = ?status.code(), message = status.message(), "forwarded call failed");
+        let message = match status.code() {
+            Code::Unavailable => "the service is unavailable; retry later",
+            _ => "internal error",
+        };
+        return Status::new(status.code(), message);
+    }
     Status::with_details(
         status.code(),
         status.message(),
@@ -303,6 +318,26 @@ mod tests {
         ));
         assert_eq!(watch.next().await.unwrap().unwrap(), 7);
         assert!(watch.next().await.is_none());
+    }
+
+    #[test]
+    fn infrastructure_error_text_stays_in_the_gateway() {
+        let cases = [
+            (
+                Status::unavailable("failed to proxy request: app id audit is unknown"),
+                "the service is unavailable; retry later",
+            ),
+            (
+                Status::unknown("failed to proxy request: required metadata dapr-app-id not found"),
+                "internal error",
+            ),
+            (Status::not_found("task t not found"), "task t not found"),
+        ];
+        for (upstream, message) in cases {
+            let code = upstream.code();
+            let passed = pass_through(upstream, false);
+            assert_eq!((passed.code(), passed.message()), (code, message));
+        }
     }
 
     #[test]
