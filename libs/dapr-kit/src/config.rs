@@ -40,6 +40,12 @@ pub struct DaprConfig {
     pub call_timeout: Duration,
 }
 
+/// The address services listen on, e.g. `127.0.0.1` for a laptop run.
+pub const ENV_LISTEN_HOST: &str = "TODO_LISTEN_HOST";
+/// Default for [`ENV_LISTEN_HOST`]: every interface, as a pod needs.
+pub const DEFAULT_LISTEN_HOST: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// A variable with a value that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {variable}={value:?}: {reason}")]
@@ -140,19 +146,27 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         )
     }
 
-    /// `0.0.0.0:<port>` (all interfaces: daprd and probes reach the app in a pod).
+    /// `<host>:<port>`, where the host is [`ENV_LISTEN_HOST`] (default `0.0.0.0`: in a pod,
+    /// probes and the sidecar reach the app on the pod's interfaces; a laptop run sets
+    /// `127.0.0.1` so nothing on the network can reach apps meant for their sidecar only).
     ///
     /// # Errors
-    /// When the value is not a port number.
+    /// When the port or the host is invalid.
     pub fn listen_address(
         &self,
         variable: &'static str,
         default_port: u16,
     ) -> Result<std::net::SocketAddr, ConfigError> {
-        Ok(std::net::SocketAddr::from((
-            [0, 0, 0, 0],
+        let host = self.parsed(
+            ENV_LISTEN_HOST,
+            DEFAULT_LISTEN_HOST,
+            "expected an IP address",
+            |v| v.parse().ok(),
+        )?;
+        Ok(std::net::SocketAddr::new(
+            host,
             self.port(variable, default_port)?,
-        )))
+        ))
     }
 
     /// A whole number of seconds above 0.
@@ -365,6 +379,10 @@ mod tests {
         assert_eq!(env.text("TEXT", "default"), "padded");
         assert_eq!(env.text("BLANK", "default"), "default", "blank is unset");
         assert_eq!(env.port("UNSET", 7).unwrap(), 7);
+        assert_eq!(
+            env.listen_address("UNSET", 7).unwrap().to_string(),
+            "0.0.0.0:7"
+        );
         let errors = [
             env.count("ZERO", 1).unwrap_err(),
             env.flag("COUNT", false).unwrap_err(),
