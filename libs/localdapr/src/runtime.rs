@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
@@ -35,6 +35,23 @@ pub struct Runtime {
     pub shutdown: CancellationToken,
     /// Owns every background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
+}
+
+impl Runtime {
+    /// Runs `work` as a task the runtime owns and waits for its result. A caller that is
+    /// cancelled (a client giving up on its RPC drops the handler's future) no longer stops
+    /// the work half way, e.g. between a database commit and the in-memory update or wake-up
+    /// that must follow it.
+    ///
+    /// # Errors
+    /// When the task panicked.
+    pub(crate) async fn run_to_completion<T, F>(&self, work: F) -> Result<T, JoinError>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.tasks.spawn(work).await
+    }
 }
 
 /// What to start a runtime with.

@@ -355,7 +355,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::ScheduleJobResponse>, Status> {
         self.runtime
             .jobs
-            .schedule(self.app_id(), request.into_inner())
+            .schedule(&self.runtime, self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -391,7 +391,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::DeleteJobResponse>, Status> {
         self.runtime
             .jobs
-            .delete(self.app_id(), request.into_inner())
+            .delete(&self.runtime, self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -403,7 +403,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(self.app_id(), &prefix)
+            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponseAlpha1 {}))
     }
@@ -415,7 +415,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(self.app_id(), &prefix)
+            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponse {}))
     }

@@ -41,6 +41,9 @@ const MAX_IN_FLIGHT_PER_GROUP: usize = 32;
 const COMPONENT_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How often an idle worker re-checks for an available instance, in case a wake-up was missed.
 const MEMBER_RECHECK: Duration = Duration::from_millis(250);
+/// The longest a worker sleeps without looking at the log: a wake-up that never came (a
+/// commit whose notification was lost) delays its messages by at most this.
+const SAFETY_POLL: Duration = Duration::from_secs(1);
 /// How long a worker waits after the log could not be read.
 const DB_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -86,10 +89,11 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                             ));
                             in_flight.insert(handle.id(), seq);
                         }
-                        wake_at = due.next_due_at.map(|at| {
+                        let poll = Instant::now() + SAFETY_POLL;
+                        wake_at = Some(due.next_due_at.map_or(poll, |at| {
                             let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
-                            Instant::now() + Duration::from_millis(wait)
-                        });
+                            poll.min(Instant::now() + Duration::from_millis(wait))
+                        }));
                         if unassigned {
                             // The last member left between the check and the pick.
                             wake_at = Some(Instant::now() + MEMBER_RECHECK);

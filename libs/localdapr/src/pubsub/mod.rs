@@ -174,7 +174,7 @@ impl PubSub {
             trace: &trace,
             now: Utc::now(),
         })?;
-        let appended = self.append(vec![message]).await;
+        let appended = self.append(runtime, vec![message]).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -240,7 +240,7 @@ impl PubSub {
             })?);
         }
         let count = messages.len();
-        let appended = self.append(messages).await;
+        let appended = self.append(runtime, messages).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -261,27 +261,41 @@ impl PubSub {
         })
     }
 
-    /// Appends `messages` in one transaction, then wakes their topics' workers.
-    async fn append(&self, messages: Vec<StoredMessage>) -> Result<(), DbError> {
-        let topics: HashSet<(String, String)> = messages
-            .iter()
-            .map(|m| (m.pubsub.clone(), m.topic.clone()))
-            .collect();
-        self.db
-            .call(move |c| {
-                let transaction = c.transaction()?;
-                let now = now_millis();
-                for message in &messages {
-                    log::append(&transaction, message, now)?;
-                }
-                transaction.commit()?;
-                Ok::<_, DbError>(())
-            })
-            .await?;
-        for (pubsub, topic) in topics {
-            self.notify_published(&pubsub, &topic);
-        }
-        Ok(())
+    /// Appends `messages` in one transaction, then wakes their topics' workers. Both run as a
+    /// task of the runtime, so a publisher that gives up on its call cannot leave a committed
+    /// message whose workers were never woken.
+    async fn append(
+        &self,
+        runtime: &Arc<Runtime>,
+        messages: Vec<StoredMessage>,
+    ) -> Result<(), DbError> {
+        let owner = runtime.clone();
+        let append = async move {
+            let topics: HashSet<(String, String)> = messages
+                .iter()
+                .map(|m| (m.pubsub.clone(), m.topic.clone()))
+                .collect();
+            owner
+                .db
+                .call(move |c| {
+                    let transaction = c.transaction()?;
+                    let now = now_millis();
+                    for message in &messages {
+                        log::append(&transaction, message, now)?;
+                    }
+                    transaction.commit()?;
+                    Ok::<_, DbError>(())
+                })
+                .await?;
+            for (pubsub, topic) in topics {
+                owner.pubsub.notify_published(&pubsub, &topic);
+            }
+            Ok(())
+        };
+        runtime
+            .run_to_completion(append)
+            .await
+            .map_err(DbError::Task)?
     }
 
     /// Appends `message` inside an open transaction (the outbox commits it with the state).

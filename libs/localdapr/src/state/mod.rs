@@ -374,35 +374,49 @@ pub(crate) async fn execute_transaction(
         None => Vec::new(),
     };
     let name = store.name();
-    let appended = messages.clone();
-    runtime
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let now = now_millis();
-            for operation in &operations {
-                match operation {
-                    Operation::Upsert { key, item } => upsert(&tx, &name, key, item, now)?,
-                    Operation::Delete { key, etag } => delete(&tx, &name, key, etag.as_ref(), now)?,
+    let owner = runtime.clone();
+    // The commit and the wake-up of the outbox topic's workers run as a task of the runtime:
+    // a client giving up on the call cannot leave committed events undelivered until the
+    // workers' next poll.
+    let commit = async move {
+        let topics: Vec<(String, String)> = messages
+            .iter()
+            .map(|m| (m.pubsub.clone(), m.topic.clone()))
+            .collect();
+        owner
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let now = now_millis();
+                for operation in &operations {
+                    match operation {
+                        Operation::Upsert { key, item } => upsert(&tx, &name, key, item, now)?,
+                        Operation::Delete { key, etag } => {
+                            delete(&tx, &name, key, etag.as_ref(), now)?;
+                        }
+                    }
                 }
-            }
-            for message in &appended {
-                PubSub::append_in_transaction(&tx, message)?;
-            }
-            tx.commit()?;
-            Ok::<_, StateError>(())
-        })
+                for message in &messages {
+                    PubSub::append_in_transaction(&tx, message)?;
+                }
+                tx.commit()?;
+                Ok::<_, StateError>(())
+            })
+            .await?;
+        for (pubsub, topic) in topics {
+            owner.pubsub.notify_published(&pubsub, &topic);
+        }
+        Ok::<_, StateError>(())
+    };
+    runtime
+        .run_to_completion(commit)
         .await
+        .map_err(|e| StateError::Db(DbError::Task(e)))
+        .and_then(|committed| committed)
         .map_err(|e| {
             tracing::debug!(app_id = app.app_id(), error = %e, "state transaction failed");
             e.into_transaction_status()
-        })?;
-    for message in &messages {
-        runtime
-            .pubsub
-            .notify_published(&message.pubsub, &message.topic);
-    }
-    Ok(())
+        })
 }
 
 /// Deletes expired rows now and then; reads already hide them.
