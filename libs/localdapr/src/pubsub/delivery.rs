@@ -12,7 +12,9 @@
 //!
 //! Expired events, undecodable envelopes and events no route matches are acked and copied to
 //! the dead-letter topic. Nothing is acked before the app answered, so a delivery cut short by
-//! a crash or shutdown is delivered again later.
+//! a crash or shutdown is delivered again later. While the runtime drains, no delivery starts,
+//! and one that fails is left pending as it was (daprd never NACKs into the dead-letter topic
+//! during shutdown).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -74,12 +76,17 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                     Ok(due) => {
                         let mut unassigned = false;
                         for pending in due.messages {
+                            // Counted before draining is checked, so `drain` either waits for
+                            // this delivery or the delivery sees the drain and never starts.
+                            let guard = runtime.pubsub.in_flight_guard();
+                            if runtime.pubsub.is_draining() {
+                                break;
+                            }
                             let Some(member) = group.pick() else {
                                 unassigned = true;
                                 break;
                             };
                             let seq = pending.seq;
-                            let guard = runtime.pubsub.in_flight_guard();
                             let handle = deliveries.spawn(deliver(
                                 runtime.clone(),
                                 group.clone(),
@@ -285,6 +292,23 @@ async fn settle(
     );
     let dead_letter_topic = member.subscription.dead_letter_topic.clone();
     let event_seq = seq;
+    if let Attempt::Failed(reason) = &attempt
+        && runtime.pubsub.is_draining()
+    {
+        // daprd never NACKs into the dead-letter topic while shutting down (reference §2.3):
+        // the message stays pending as it was and is delivered again after a restart.
+        tracing::info!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            reason,
+            outcome = "retry",
+            "event not processed during shutdown, it stays pending"
+        );
+        metrics::record_ingress(&app_id, &pubsub, &topic, ProcessStatus::Retry, None);
+        return;
+    }
     let (status, elapsed, write) = match attempt {
         Attempt::Processed(elapsed) => {
             tracing::debug!(

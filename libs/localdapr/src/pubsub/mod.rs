@@ -354,6 +354,11 @@ impl PubSub {
         self.registry.subscriptions_of(app)
     }
 
+    /// Whether the runtime is draining: no new deliveries, and no failed one is given up on.
+    fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
     fn in_flight_guard(&self) -> InFlightGuard {
         self.in_flight.send_modify(|n| *n += 1);
         InFlightGuard {
