@@ -61,7 +61,7 @@ impl Db {
             source,
         })?;
         let path = data_dir.join("localdapr.db");
-        let connection = Connection::open(&path)?;
+        let mut connection = Connection::open(&path)?;
         // WAL lets a crash lose nothing that was committed; NORMAL sync is durable across
         // process crashes (not power loss), which is what a local runtime needs.
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -74,6 +74,10 @@ impl Db {
                 e
             })?;
         }
+        crate::pubsub::migrate(&mut connection, now_millis()).map_err(|e| {
+            tracing::error!(module = "pubsub", error = %e, "cannot migrate the schema");
+            e
+        })?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             path,

@@ -142,7 +142,8 @@ pub struct AppSpec {
     pub app_api_token: Option<String>,
     /// App health checks, when enabled.
     pub health_check: Option<HealthCheckSpec>,
-    /// The instance name `{podName}` stands for; defaults to `<app_id>-<serial>`.
+    /// The instance name `{podName}` stands for; defaults to `<app_id>-<sidecar port>`
+    /// (`localdapr run` names instances `<app_id>-<index in the run file>`).
     pub instance_name: Option<String>,
 }
 

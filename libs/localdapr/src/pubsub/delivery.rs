@@ -60,6 +60,9 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
     let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut draining = runtime.pubsub.draining.subscribe();
     loop {
+        if group.is_retired() {
+            break;
+        }
         let is_draining = *draining.borrow_and_update();
         let mut wake_at = None;
         if !is_draining && in_flight.len() < MAX_IN_FLIGHT_PER_GROUP {
@@ -397,7 +400,7 @@ async fn settle(
         .db
         .call(move |c| {
             match write {
-                Write::Ack => log::ack(c, group_id, seq)?,
+                Write::Ack => log::ack(c, group_id, seq, now_millis())?,
                 Write::Retry { attempts, at } => log::reschedule(c, group_id, seq, attempts, at)?,
                 Write::DeadLetter(topic) => {
                     log::dead_letter(c, group_id, seq, &message, &topic, now_millis())?;

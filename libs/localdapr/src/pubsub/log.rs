@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The pub/sub tables.
 pub(crate) const SCHEMA: &str = "
@@ -24,11 +24,13 @@ CREATE TABLE IF NOT EXISTS pubsub_messages (
 );
 CREATE INDEX IF NOT EXISTS pubsub_messages_topic ON pubsub_messages (pubsub, topic, seq);
 CREATE TABLE IF NOT EXISTS pubsub_groups (
-    group_id   INTEGER PRIMARY KEY AUTOINCREMENT,
-    pubsub     TEXT    NOT NULL,
-    topic      TEXT    NOT NULL,
-    consumer   TEXT    NOT NULL,
-    created_at INTEGER NOT NULL,
+    group_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    pubsub         TEXT    NOT NULL,
+    topic          TEXT    NOT NULL,
+    consumer       TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    -- When a member last joined or acknowledged; groups idle past the retention are deleted.
+    last_active_at INTEGER NOT NULL DEFAULT 0,
     UNIQUE (pubsub, topic, consumer)
 );
 CREATE TABLE IF NOT EXISTS pubsub_pending (
@@ -43,6 +45,42 @@ CREATE INDEX IF NOT EXISTS pubsub_pending_key
     ON pubsub_pending (group_id, partition_key, seq) WHERE partition_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS pubsub_pending_seq ON pubsub_pending (seq);
 ";
+
+/// Brings a database written by an older localdapr up to [`SCHEMA`], in one transaction.
+/// Columns are added with `ALTER TABLE` where missing, so existing data is kept.
+pub(crate) fn migrate(connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if add_column_if_missing(
+        &transaction,
+        "pubsub_groups",
+        "last_active_at",
+        "INTEGER NOT NULL DEFAULT 0",
+    )? {
+        // Groups from before count as active now: each gets a full retention period to return.
+        transaction.execute("UPDATE pubsub_groups SET last_active_at = ?1", params![now])?;
+    }
+    transaction.commit()
+}
+
+/// Adds `column` to `table` unless it is there; returns whether it was added.
+fn add_column_if_missing(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> rusqlite::Result<bool> {
+    let exists = connection
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?
+        .exists(params![column])?;
+    if !exists {
+        connection.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+        ))?;
+    }
+    Ok(!exists)
+}
 
 /// A message as the broker keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,7 +157,7 @@ pub fn ensure_group(
     from_oldest: bool,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let transaction = connection.transaction()?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let existing: Option<i64> = transaction
         .query_row(
             "SELECT group_id FROM pubsub_groups WHERE pubsub = ?1 AND topic = ?2 AND consumer = ?3",
@@ -128,10 +166,13 @@ pub fn ensure_group(
         )
         .optional()?;
     if let Some(group_id) = existing {
+        touch(&transaction, group_id, now)?;
+        transaction.commit()?;
         return Ok(group_id);
     }
     transaction.execute(
-        "INSERT INTO pubsub_groups (pubsub, topic, consumer, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO pubsub_groups (pubsub, topic, consumer, created_at, last_active_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
         params![pubsub, topic, consumer, now],
     )?;
     let group_id = transaction.last_insert_rowid();
@@ -209,12 +250,61 @@ pub fn due(
     })
 }
 
-/// Acknowledges a message: the group is done with it.
-pub fn ack(connection: &Connection, group_id: i64, seq: i64) -> rusqlite::Result<()> {
+/// Acknowledges a message: the group is done with it, and active at `now`.
+pub fn ack(connection: &Connection, group_id: i64, seq: i64, now: i64) -> rusqlite::Result<()> {
     connection
         .prepare_cached("DELETE FROM pubsub_pending WHERE group_id = ?1 AND seq = ?2")?
         .execute(params![group_id, seq])?;
+    touch(connection, group_id, now)
+}
+
+/// Records that a group was active at `now`.
+fn touch(connection: &Connection, group_id: i64, now: i64) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("UPDATE pubsub_groups SET last_active_at = ?2 WHERE group_id = ?1")?
+        .execute(params![group_id, now])?;
     Ok(())
+}
+
+/// Deletes the groups idle since before `cutoff` that have no member in this process (not in
+/// `live`), with their pending rows, and returns their ids. Groups in `live` are marked active
+/// at `now` first, so a group whose last member leaves gets a full retention period too.
+///
+/// Like a Kafka consumer group whose offsets expired, a deleted group that comes back starts
+/// again from its `initialOffset`. Without this, every `{uuid}` consumer id (a new group per
+/// run) would keep a pending row per message forever and hold back retention.
+pub fn delete_inactive_groups(
+    connection: &mut Connection,
+    cutoff: i64,
+    live: &[i64],
+    now: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction.execute(
+        "UPDATE pubsub_groups SET last_active_at = ?2
+         WHERE group_id IN (SELECT value FROM json_each(?1))",
+        params![live, now],
+    )?;
+    let idle: Vec<i64> = transaction
+        .prepare(
+            "SELECT group_id FROM pubsub_groups WHERE last_active_at < ?1
+             AND group_id NOT IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_map(params![cutoff, live], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for group_id in &idle {
+        transaction.execute(
+            "DELETE FROM pubsub_pending WHERE group_id = ?1",
+            params![group_id],
+        )?;
+        transaction.execute(
+            "DELETE FROM pubsub_groups WHERE group_id = ?1",
+            params![group_id],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(idle)
 }
 
 /// Schedules the next attempt of a message.
@@ -243,13 +333,13 @@ pub fn dead_letter(
     dead_letter_topic: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let transaction = connection.transaction()?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let copy = StoredMessage {
         topic: dead_letter_topic.to_string(),
         ..message.clone()
     };
     append(&transaction, &copy, now)?;
-    ack(&transaction, group_id, seq)?;
+    ack(&transaction, group_id, seq, now)?;
     transaction.commit()
 }
 
@@ -267,8 +357,9 @@ mod tests {
     use super::*;
 
     fn open() -> Connection {
-        let connection = Connection::open_in_memory().unwrap();
+        let mut connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(SCHEMA).unwrap();
+        migrate(&mut connection, 0).unwrap();
         connection
     }
 
@@ -330,7 +421,7 @@ mod tests {
             ["free"],
             "a retried message holds back its key"
         );
-        ack(&connection, group, first).unwrap();
+        ack(&connection, group, first, 0).unwrap();
         assert_eq!(due_payloads(&connection, group, &[]), ["k2", "free"]);
     }
 
@@ -352,8 +443,101 @@ mod tests {
         let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 0).unwrap();
         let done = publish(&mut connection, &message("t", None, "done"));
         publish(&mut connection, &message("t", None, "pending"));
-        ack(&connection, group, done).unwrap();
+        ack(&connection, group, done, 0).unwrap();
         assert_eq!(delete_processed_before(&connection, 1).unwrap(), 1);
         assert_eq!(due_payloads(&connection, group, &[]), ["pending"]);
+    }
+
+    fn last_active(connection: &Connection, group: i64) -> i64 {
+        connection
+            .query_row(
+                "SELECT last_active_at FROM pubsub_groups WHERE group_id = ?1",
+                [group],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    fn group_count(connection: &Connection) -> i64 {
+        connection
+            .query_row("SELECT COUNT(*) FROM pubsub_groups", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn joining_and_acking_mark_a_group_active() {
+        let mut connection = open();
+        let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 5).unwrap();
+        assert_eq!(last_active(&connection, group), 5);
+        let seq = publish(&mut connection, &message("t", None, "m"));
+        ack(&connection, group, seq, 7).unwrap();
+        assert_eq!(last_active(&connection, group), 7);
+        ensure_group(&mut connection, "pubsub", "t", "a", false, 9).unwrap();
+        assert_eq!(last_active(&connection, group), 9, "joining again");
+    }
+
+    #[test]
+    fn idle_groups_without_members_are_deleted_with_their_pending_rows() {
+        let mut connection = open();
+        let idle = ensure_group(&mut connection, "pubsub", "t", "run-1", false, 0).unwrap();
+        let recent = ensure_group(&mut connection, "pubsub", "t", "run-2", false, 50).unwrap();
+        let live = ensure_group(&mut connection, "pubsub", "t", "running", false, 0).unwrap();
+        publish(&mut connection, &message("t", None, "m"));
+
+        let deleted = delete_inactive_groups(&mut connection, 10, &[live], 100).unwrap();
+
+        assert_eq!(deleted, [idle]);
+        assert_eq!(group_count(&connection), 2);
+        assert!(
+            due_payloads(&connection, idle, &[]).is_empty(),
+            "its rows are gone"
+        );
+        assert_eq!(due_payloads(&connection, recent, &[]), ["m"]);
+        assert_eq!(
+            last_active(&connection, live),
+            100,
+            "a group with a member is active"
+        );
+        ack(&connection, recent, 1, 60).unwrap();
+        ack(&connection, live, 1, 100).unwrap();
+        assert_eq!(
+            delete_processed_before(&connection, 1).unwrap(),
+            1,
+            "the idle group no longer holds the message back"
+        );
+    }
+
+    #[test]
+    fn a_database_from_before_last_active_at_is_migrated_in_place() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE pubsub_groups (
+                    group_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+                    pubsub     TEXT    NOT NULL,
+                    topic      TEXT    NOT NULL,
+                    consumer   TEXT    NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    UNIQUE (pubsub, topic, consumer)
+                );
+                INSERT INTO pubsub_groups (pubsub, topic, consumer, created_at)
+                    VALUES ('pubsub', 't', 'old', 1);",
+            )
+            .unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        migrate(&mut connection, 42).unwrap();
+        assert_eq!(
+            last_active(&connection, 1),
+            42,
+            "kept, and active as of the upgrade"
+        );
+        migrate(&mut connection, 43).unwrap();
+        assert_eq!(
+            last_active(&connection, 1),
+            42,
+            "migrating again changes nothing"
+        );
+        let group = ensure_group(&mut connection, "pubsub", "t", "old", false, 50).unwrap();
+        assert_eq!(group, 1);
     }
 }

@@ -49,7 +49,7 @@ use log::StoredMessage;
 use publish::{Publication, PublishError};
 use subscriptions::Registry;
 
-pub(crate) use log::SCHEMA;
+pub(crate) use log::{SCHEMA, migrate};
 
 /// How long a message nobody still needs is kept, so a new group with `initialOffset: oldest`
 /// finds recent history (a Kafka topic's retention, shortened for a laptop).
@@ -118,31 +118,49 @@ impl PubSub {
         }
     }
 
-    /// Starts the background work: deleting processed messages past their retention.
-    /// Delivery workers start as apps subscribe.
+    /// Starts the background work: deleting idle consumer groups and processed messages past
+    /// their retention. Delivery workers start as apps subscribe.
     pub fn start(&self, runtime: &Arc<Runtime>) {
         metrics::describe();
-        let db = self.db.clone();
-        let shutdown = runtime.shutdown.clone();
+        let owner = runtime.clone();
         runtime.tasks.spawn(async move {
             let mut interval = tokio::time::interval(CLEANUP_INTERVAL);
             loop {
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = owner.shutdown.cancelled() => return,
                     _ = interval.tick() => {}
                 }
-                let cutoff = now_millis()
-                    .saturating_sub(i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX));
-                let deleted = db
-                    .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
-                    .await;
-                match deleted {
-                    Ok(0) => {}
-                    Ok(count) => tracing::debug!(count, "deleted processed pub/sub messages"),
-                    Err(error) => tracing::warn!(%error, "cannot delete processed messages"),
-                }
+                owner.pubsub.clean_up(now_millis()).await;
             }
         });
+    }
+
+    /// Deletes the consumer groups with no member here and no activity for [`RETENTION`]
+    /// (their pending rows with them), then the messages past [`RETENTION`] no group needs.
+    async fn clean_up(&self, now: i64) {
+        let cutoff = now.saturating_sub(i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX));
+        let live = self.registry.live_group_ids();
+        let groups = self
+            .db
+            .call(move |c| Ok::<_, DbError>(log::delete_inactive_groups(c, cutoff, &live, now)?))
+            .await;
+        match groups {
+            Ok(deleted) if deleted.is_empty() => {}
+            Ok(deleted) => {
+                tracing::info!(groups = ?deleted, "deleted consumer groups idle past the retention");
+                self.registry.forget(&deleted);
+            }
+            Err(error) => tracing::warn!(%error, "cannot delete idle consumer groups"),
+        }
+        let deleted = self
+            .db
+            .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
+            .await;
+        match deleted {
+            Ok(0) => {}
+            Ok(count) => tracing::debug!(count, "deleted processed pub/sub messages"),
+            Err(error) => tracing::warn!(%error, "cannot delete processed messages"),
+        }
     }
 
     /// `PublishEvent`.
@@ -364,5 +382,85 @@ impl PubSub {
         InFlightGuard {
             counter: self.in_flight.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        LocalDapr, LocalDaprConfig, Resources,
+        components::AppInstance,
+        pubsub::{
+            routing::Routes,
+            subscriptions::{ActiveSubscription, Member},
+        },
+    };
+
+    fn member(app_id: &str) -> Member {
+        let instance = AppInstance {
+            app_id: app_id.into(),
+            pod_name: format!("{app_id}-0"),
+        };
+        Member {
+            instance: Arc::new(AppInstanceHandle::new(instance, None, None).unwrap()),
+            subscription: Arc::new(ActiveSubscription {
+                pubsub: "pubsub".into(),
+                topic: "t".into(),
+                metadata: HashMap::new(),
+                routes: Routes::compile(None).unwrap(),
+                dead_letter_topic: None,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn clean_up_deletes_idle_groups_without_members_and_stops_their_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let dapr = LocalDapr::start(LocalDaprConfig::new(
+            dir.path().to_path_buf(),
+            Resources::default(),
+        ))
+        .await
+        .unwrap();
+        let pubsub = &dapr.runtime().pubsub;
+        // Active now, so the runtime's own cleanup (it runs at start) leaves them alone.
+        let joined_at = now_millis();
+        let (gone, here) = pubsub
+            .db
+            .call(move |c| {
+                Ok::<_, DbError>((
+                    log::ensure_group(c, "pubsub", "t", "run-1-uuid", false, joined_at)?,
+                    log::ensure_group(c, "pubsub", "t", "here", false, joined_at)?,
+                ))
+            })
+            .await
+            .unwrap();
+        let departed = member("run-1");
+        let (gone_group, _) = pubsub.registry.join(gone, "run-1-uuid", departed.clone());
+        pubsub.registry.leave(&departed.instance);
+        let (here_group, _) = pubsub.registry.join(here, "here", member("here"));
+
+        let retention = i64::try_from(RETENTION.as_millis()).unwrap();
+        pubsub.clean_up(joined_at + retention + 1).await;
+
+        assert!(gone_group.is_retired(), "the idle group's worker stops");
+        assert!(!here_group.is_retired());
+        let remaining: Vec<String> = pubsub
+            .db
+            .call(|c| {
+                let mut statement = c.prepare("SELECT consumer FROM pubsub_groups")?;
+                let consumers = statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok::<_, DbError>(consumers)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            remaining,
+            ["here"],
+            "a group with a member is kept however old"
+        );
     }
 }

@@ -1,15 +1,17 @@
 //! Subscriptions and consumer groups (reference §2.2, §4.4). When an app instance connects,
 //! its sidecar asks `ListTopicSubscriptions` once; each subscription joins the consumer group
 //! its component names for that instance (`consumerGroup`, else `consumerID`, else the app
-//! id, with `{podName}`/`{uuid}`/`{appID}` resolved). A group is durable: it exists in the
-//! log from then on, so messages published while its apps are down wait for them. The
-//! instances in one group share its messages; each group gets every message.
+//! id, with `{podName}`/`{uuid}`/`{appID}` resolved). A group is durable: it stays in the
+//! log, so messages published while its apps are down wait for them, until it has had no
+//! member and no acknowledgement for the retention period (24 h); then it is deleted, like a
+//! Kafka group whose offsets expired. The instances in one group share its messages; each
+//! group gets every message.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -87,6 +89,8 @@ pub struct Group {
     pub wake: Notify,
     members: Mutex<Vec<Member>>,
     next_member: AtomicUsize,
+    /// Set once the group was deleted for idling; its worker then stops.
+    retired: AtomicBool,
 }
 
 impl Group {
@@ -102,6 +106,15 @@ impl Group {
         }
         let index = self.next_member.fetch_add(1, Ordering::Relaxed) % available.len();
         available.get(index).map(|m| (*m).clone())
+    }
+
+    /// Whether the group was deleted for idling ([`Registry::forget`]).
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    fn has_members(&self) -> bool {
+        self.members.lock().is_ok_and(|members| !members.is_empty())
     }
 
     /// Whether some member can take events now.
@@ -122,7 +135,7 @@ pub struct Registry {
 impl Registry {
     /// Adds `member` to group `id`; returns the group if it is new to this process (its worker
     /// must be started).
-    fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
+    pub(super) fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
         let mut groups = self
             .groups
             .lock()
@@ -140,6 +153,7 @@ impl Registry {
                     wake: Notify::new(),
                     members: Mutex::new(Vec::new()),
                     next_member: AtomicUsize::new(0),
+                    retired: AtomicBool::new(false),
                 })
             })
             .clone();
@@ -161,6 +175,34 @@ impl Registry {
         }
         if let Ok(mut by_instance) = self.by_instance.lock() {
             by_instance.remove(&instance.serial);
+        }
+    }
+
+    /// The groups that have a member in this process.
+    pub fn live_group_ids(&self) -> Vec<i64> {
+        self.groups
+            .lock()
+            .map(|groups| {
+                groups
+                    .values()
+                    .filter(|group| group.has_members())
+                    .map(|group| group.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Drops the groups deleted from the log and stops their workers. A group that found a
+    /// member meanwhile was not deleted (joining marks it active), so it has none here.
+    pub fn forget(&self, ids: &[i64]) {
+        let Ok(mut groups) = self.groups.lock() else {
+            return;
+        };
+        for id in ids {
+            if let Some(group) = groups.remove(id) {
+                group.retired.store(true, Ordering::Relaxed);
+                group.wake.notify_one();
+            }
         }
     }
 
