@@ -410,6 +410,7 @@ mod tests {
                 metadata: HashMap::new(),
                 routes: Routes::compile(None).unwrap(),
                 dead_letter_topic: None,
+                kind: dapr::PubsubSubscriptionType::Programmatic,
             }),
         }
     }
