@@ -221,6 +221,14 @@ impl dapr_server::Dapr for SidecarApi {
         .map(Response::new)
     }
 
+    async fn query_state_alpha1(
+        &self,
+        request: Request<dapr::QueryStateRequest>,
+    ) -> Result<Response<dapr::QueryStateResponse>, Status> {
+        crate::state::query_state(&self.runtime, self.app_id(), request.get_ref())
+            .map(Response::new)
+    }
+
     async fn delete_state(
         &self,
         request: Request<dapr::DeleteStateRequest>,

@@ -320,6 +320,18 @@ pub(crate) async fn delete_bulk_state(
         .map_err(status)
 }
 
+/// `QueryStateAlpha1`: Dapr's `state.sqlite` has no query support (no `QUERY_API`
+/// capability), so daprd answers a query on it `Internal` after finding the store (§5.2,
+/// §5.3); localdapr does the same.
+pub(crate) fn query_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: &dapr::QueryStateRequest,
+) -> Result<dapr::QueryStateResponse, Status> {
+    Store::resolve(runtime, app_id, &request.store_name).map_err(StateError::into_query_status)?;
+    Err(StateError::QueryNotSupported.into_query_status())
+}
+
 /// One validated operation of a transaction.
 pub(super) enum Operation {
     Upsert {
