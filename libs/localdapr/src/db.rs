@@ -6,12 +6,17 @@
 //! writers anyway, and a local runtime does not need more.
 
 use std::{
+    fs::{File, OpenOptions},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use rusqlite::Connection;
+use nix::{
+    errno::Errno,
+    fcntl::{Flock, FlockArg},
+};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +28,25 @@ pub enum DbError {
     #[error("cannot create the data directory {path}")]
     DataDir {
         /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the data directory's lock.
+    #[error(
+        "the data directory {path} is in use by another localdapr process (it holds {lock_file})"
+    )]
+    InUse {
+        /// The data directory.
+        path: PathBuf,
+        /// The lock file.
+        lock_file: PathBuf,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock the data directory {path}")]
+    Lock {
+        /// The data directory.
         path: PathBuf,
         /// The I/O error.
         #[source]
@@ -48,18 +72,25 @@ const SCHEMAS: &[(&str, &str)] = &[
 pub struct Db {
     connection: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The exclusive lock on `<data_dir>/localdapr.lock`: two processes on one database would
+    /// each deliver every message and fire every job. Held until [`Db::release_lock`] or the
+    /// last handle is dropped.
+    lock: Arc<Mutex<Option<Flock<File>>>>,
 }
 
 impl Db {
-    /// Opens (creating if needed) `localdapr.db` under `data_dir` and applies the schemas.
+    /// Locks `data_dir` for this process, then opens (creating if needed) `localdapr.db` under
+    /// it and applies the schemas. Blocking: call it off the async threads.
     ///
     /// # Errors
-    /// When the directory or database cannot be created or migrated.
+    /// [`DbError::InUse`] when another process holds the directory; otherwise when the
+    /// directory or database cannot be created or migrated.
     pub fn open(data_dir: &Path) -> Result<Self, DbError> {
         std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
+        let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join("localdapr.db");
         let mut connection = Connection::open(&path)?;
         // WAL lets a crash lose nothing that was committed; NORMAL sync is durable across
@@ -81,7 +112,17 @@ impl Db {
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             path,
+            lock: Arc::new(Mutex::new(Some(lock))),
         })
+    }
+
+    /// Releases the data directory at shutdown, so a new runtime may open it even while
+    /// aborted tasks still hold clones of this handle.
+    pub fn release_lock(&self) {
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 
     /// The database file.
@@ -107,6 +148,38 @@ impl Db {
         .await
         .map_err(|e| E::from(DbError::Task(e)))?
     }
+}
+
+/// Takes the exclusive, non-blocking `flock` on `<data_dir>/localdapr.lock`. The kernel drops
+/// it when the process ends, however it ends, so a crash leaves no stale lock behind.
+fn lock_data_dir(data_dir: &Path) -> Result<Flock<File>, DbError> {
+    let lock_file = data_dir.join("localdapr.lock");
+    let lock_error = |source| DbError::Lock {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .map_err(lock_error)?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == Errno::EWOULDBLOCK {
+            DbError::InUse {
+                path: data_dir.to_path_buf(),
+                lock_file,
+            }
+        } else {
+            lock_error(std::io::Error::from(errno))
+        }
+    })
+}
+
+/// Begins a write transaction. `IMMEDIATE` takes SQLite's write lock at `BEGIN`, so a writer
+/// waits (busy timeout) up front instead of failing half way when it upgrades a read lock.
+pub fn write_transaction(connection: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
 /// Milliseconds since the Unix epoch: the time unit of every timestamp column.
@@ -139,5 +212,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, "kept");
+    }
+
+    #[test]
+    fn a_second_open_of_a_locked_directory_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Db::open(dir.path()).unwrap();
+        let second = Db::open(dir.path()).unwrap_err();
+        assert!(matches!(second, DbError::InUse { .. }), "{second:?}");
+        assert!(
+            second
+                .to_string()
+                .contains(&dir.path().display().to_string()),
+            "{second}"
+        );
+        first.release_lock();
+        Db::open(dir.path()).expect("the released directory opens again");
     }
 }

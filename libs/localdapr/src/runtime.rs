@@ -293,6 +293,37 @@ impl LocalDapr {
         {
             tracing::warn!("background tasks did not stop within 10s");
         }
+        self.runtime.db.release_lock();
         tracing::info!("localdapr stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_runtime_on_the_same_data_directory_is_refused_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalDaprConfig::new(dir.path().to_path_buf(), Resources::default());
+        let first = LocalDapr::start(config.clone()).await.unwrap();
+        let Err(error) = LocalDapr::start(config.clone()).await else {
+            panic!("two runtimes opened one data directory");
+        };
+        assert!(
+            matches!(&error, StartError::Db(DbError::InUse { path, .. }) if path == dir.path()),
+            "{error:?}"
+        );
+        let chain = format!("{:#}", anyhow::Error::from(error));
+        assert!(
+            chain.contains(&dir.path().display().to_string()) && chain.contains("in use"),
+            "{chain}"
+        );
+        first.shutdown().await;
+        LocalDapr::start(config)
+            .await
+            .expect("after a shutdown the directory is free again")
+            .shutdown()
+            .await;
     }
 }

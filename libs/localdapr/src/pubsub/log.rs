@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::db::write_transaction;
 
 /// The pub/sub tables.
 pub(crate) const SCHEMA: &str = "
@@ -49,7 +51,7 @@ CREATE INDEX IF NOT EXISTS pubsub_pending_seq ON pubsub_pending (seq);
 /// Brings a database written by an older localdapr up to [`SCHEMA`], in one transaction.
 /// Columns are added with `ALTER TABLE` where missing, so existing data is kept.
 pub(crate) fn migrate(connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let transaction = write_transaction(connection)?;
     if add_column_if_missing(
         &transaction,
         "pubsub_groups",
@@ -157,7 +159,7 @@ pub fn ensure_group(
     from_oldest: bool,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let transaction = write_transaction(connection)?;
     let existing: Option<i64> = transaction
         .query_row(
             "SELECT group_id FROM pubsub_groups WHERE pubsub = ?1 AND topic = ?2 AND consumer = ?3",
@@ -280,7 +282,7 @@ pub fn delete_inactive_groups(
     now: i64,
 ) -> rusqlite::Result<Vec<i64>> {
     let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let transaction = write_transaction(connection)?;
     transaction.execute(
         "UPDATE pubsub_groups SET last_active_at = ?2
          WHERE group_id IN (SELECT value FROM json_each(?1))",
@@ -333,7 +335,7 @@ pub fn dead_letter(
     dead_letter_topic: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let transaction = write_transaction(connection)?;
     let copy = StoredMessage {
         topic: dead_letter_topic.to_string(),
         ..message.clone()

@@ -296,7 +296,7 @@ impl PubSub {
             owner
                 .db
                 .call(move |c| {
-                    let transaction = c.transaction()?;
+                    let transaction = crate::db::write_transaction(c)?;
                     let now = now_millis();
                     for message in &messages {
                         log::append(&transaction, message, now)?;

@@ -258,7 +258,7 @@ pub(crate) async fn save_state(
         .db
         .call(move |c| {
             for (key, item) in items {
-                let tx = c.transaction()?;
+                let tx = crate::db::write_transaction(c)?;
                 upsert(&tx, &name, &key, &item, now_millis())?;
                 tx.commit()?;
             }
@@ -282,7 +282,7 @@ pub(crate) async fn delete_state(
     runtime
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
+            let tx = crate::db::write_transaction(c)?;
             delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
             tx.commit()?;
             Ok::<_, StateError>(())
@@ -310,7 +310,7 @@ pub(crate) async fn delete_bulk_state(
         .db
         .call(move |c| {
             for (key, etag) in items {
-                let tx = c.transaction()?;
+                let tx = crate::db::write_transaction(c)?;
                 delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
                 tx.commit()?;
             }
@@ -398,7 +398,7 @@ pub(crate) async fn execute_transaction(
         owner
             .db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = crate::db::write_transaction(c)?;
                 let now = now_millis();
                 for operation in &operations {
                     match operation {
