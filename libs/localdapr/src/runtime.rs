@@ -15,6 +15,9 @@ use crate::{
     sidecar,
 };
 
+/// How often the database's WAL is checkpointed, off the request path ([`Db::checkpoint`]).
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
 /// How long shutdown waits for deliveries in flight, as daprd does (reference §2.3).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -104,6 +107,25 @@ pub enum StartError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until shutdown.
+fn spawn_checkpoints(runtime: &Arc<Runtime>) {
+    let db = runtime.db.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.tasks.spawn(async move {
+        let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            if let Err(error) = db.checkpoint().await {
+                tracing::warn!(%error, "cannot checkpoint the database");
+            }
+        }
+    });
 }
 
 /// App health checking, when enabled (reference §2.6).
@@ -207,6 +229,7 @@ impl LocalDapr {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
+        spawn_checkpoints(&runtime);
         crate::state::spawn_expiry_cleanup(&runtime);
         runtime.pubsub.start(&runtime);
         runtime.jobs.start(&runtime);
