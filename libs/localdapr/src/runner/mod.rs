@@ -19,6 +19,9 @@ use crate::{
     runtime::{AppSpec, LocalDapr, LocalDaprConfig, StartError},
 };
 
+/// How long stopping waits for the apps' output to end once they are stopped.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long an app gets to exit after SIGTERM.
 pub const APP_STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -146,7 +149,13 @@ async fn run_apps(
         sidecar.stop();
     }
     tasks.close();
-    tasks.wait().await;
+    // The groups were killed, so the apps' output ends; bound the wait all the same.
+    if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("app output still open after the apps stopped; not waiting for it");
+    }
     outcome
 }
 
