@@ -71,10 +71,11 @@ pub(crate) fn serve(
     let router = dapr_routes.into_axum_router().fallback(move |request| {
         proxy::forward(proxy_runtime.clone(), proxy_caller.clone(), request)
     });
-    // Every call must carry the sidecar's API token when it has one (reference §8.2); the
-    // app-side check of dapr-kit is the same rule with the same header.
+    // Every call must carry the sidecar's API token when it has one (reference §8.2): dapr-kit's
+    // app-side check with the same header, but on every path. The sidecar has no health
+    // service of its own, so an exempt health path would be proxied to an app unchecked.
     let token = spec.api_token.clone().map(secrecy::SecretString::from);
-    let router = router.layer(dapr_kit::callback::AppTokenLayer::new(token));
+    let router = router.layer(dapr_kit::callback::AppTokenLayer::everywhere(token));
     let app_id = app.app_id().to_string();
     runtime.tasks.spawn(async move {
         let served = axum::serve(listener, router)
