@@ -3,8 +3,9 @@
 //! failed transaction publishes nothing.
 
 use dapr_kit::{
-    AppCallbackService, Etag, JobHandlers, StateOperation, Subscription, Subscriptions,
+    AppCallbackService, DaprError, JobHandlers, StateOperation, Subscription, Subscriptions,
 };
+use tonic::Code;
 
 use crate::{
     subscribers::Received,
@@ -88,9 +89,21 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let received = subscriber(&dapr).await;
     let api = dapr.client("todo-api").await;
-    let stale = Etag::new("not-the-current-etag");
     api.client
         .save_state("statestore", "bucket-1", b"v1".to_vec(), None)
+        .await
+        .unwrap();
+    // A well-formed etag that was current once: a mismatch, not an invalid etag.
+    let stale = api
+        .client
+        .get_state("statestore", "bucket-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .etag
+        .unwrap();
+    api.client
+        .save_state("statestore", "bucket-1", b"v2".to_vec(), None)
         .await
         .unwrap();
     let failed = api
@@ -98,17 +111,22 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
         .transact(
             "statestore",
             vec![
-                StateOperation::upsert("bucket-1", b"v2".to_vec()).with_etag(Some(&stale)),
+                StateOperation::upsert("bucket-1", b"v3".to_vec()).with_etag(Some(&stale)),
                 StateOperation::outbox_projection("bucket-1", br#""failed""#.to_vec()),
             ],
         )
-        .await;
-    assert!(failed.is_err());
+        .await
+        .unwrap_err();
+    let DaprError::Call { status, .. } = &failed else {
+        panic!("the sidecar answered: {failed:?}");
+    };
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(status.message().contains("etag mismatch"), "{status:?}");
     api.client
         .transact(
             "statestore",
             vec![
-                StateOperation::upsert("bucket-1", b"v3".to_vec()),
+                StateOperation::upsert("bucket-1", b"v4".to_vec()),
                 StateOperation::outbox_projection("bucket-1", br#""committed""#.to_vec()),
             ],
         )
