@@ -219,7 +219,11 @@ impl LocalDapr {
     /// # Errors
     /// When the database cannot be opened.
     pub async fn start(config: LocalDaprConfig) -> Result<Self, StartError> {
-        let db = Db::open(&config.data_dir)?;
+        // Opening runs SQLite and the migrations: blocking work, off the async threads.
+        let data_dir = config.data_dir.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir))
+            .await
+            .map_err(DbError::Task)??;
         let runtime = Arc::new(Runtime {
             pubsub: PubSub::new(db.clone()),
             jobs: Scheduler::new(db.clone()),

@@ -321,6 +321,7 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetSecretRequest>,
     ) -> Result<Response<dapr::GetSecretResponse>, Status> {
         crate::secrets::get_secret(&self.runtime, self.app_id(), request.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -329,6 +330,7 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetBulkSecretRequest>,
     ) -> Result<Response<dapr::GetBulkSecretResponse>, Status> {
         crate::secrets::get_bulk_secret(&self.runtime, self.app_id(), request.into_inner())
+            .await
             .map(Response::new)
     }
 
