@@ -55,9 +55,6 @@ pub enum DbError {
     /// The blocking task running the statement panicked or was cancelled.
     #[error("database task failed")]
     Task(#[source] tokio::task::JoinError),
-    /// Another thread panicked while holding the connection.
-    #[error("database connection poisoned by an earlier panic")]
-    Poisoned,
 }
 
 /// The schema of each module, applied in order at open. Each module owns its tables.
@@ -172,7 +169,11 @@ impl Db {
     {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().map_err(|_| E::from(DbError::Poisoned))?;
+            // A panic in an earlier `work` poisons the mutex, but not the connection: a
+            // transaction it left open was rolled back when rusqlite dropped it while unwinding.
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut guard)
         })
         .await
@@ -258,5 +259,30 @@ mod tests {
         );
         first.release_lock();
         Db::open(dir.path()).expect("the released directory opens again");
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_a_transaction_leaves_the_database_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.call(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (v TEXT)")?))
+            .await
+            .unwrap();
+        let panicked = db
+            .call(|c| -> Result<(), DbError> {
+                let transaction = write_transaction(c)?;
+                transaction.execute("INSERT INTO t VALUES ('lost')", [])?;
+                panic!("a bug in the middle of a transaction");
+            })
+            .await;
+        assert!(matches!(panicked, Err(DbError::Task(_))));
+        let rows: i64 = db
+            .call(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .expect("the connection still serves calls");
+        assert_eq!(rows, 0, "the unfinished transaction was rolled back");
+        db.call(|c| Ok::<_, DbError>(c.execute("INSERT INTO t VALUES ('kept')", [])?))
+            .await
+            .expect("and takes writes");
     }
 }
