@@ -250,6 +250,15 @@ impl Resources {
                 "Resiliency" => {
                     let document: resiliency::ResiliencyDocument =
                         serde_yaml_ng::from_value(value).map_err(|e| invalid(e.to_string()))?;
+                    let ignored = document.ignored_policies();
+                    if !ignored.is_empty() {
+                        tracing::warn!(
+                            file = %file.display(),
+                            policies = ?ignored,
+                            "localdapr applies only the retry policies of a Resiliency; these \
+                             are not applied"
+                        );
+                    }
                     self.resiliency.merge(document).map_err(invalid)?;
                 }
                 "Subscription" => {
