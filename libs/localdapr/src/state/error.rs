@@ -30,6 +30,8 @@ pub(super) enum StateError {
     OrphanProjection(String),
     #[error("state store does not support querying")]
     QueryNotSupported,
+    #[error("outbox pubsub {pubsub} of state store {store} is not found")]
+    OutboxPubsubNotFound { store: String, pubsub: String },
     #[error("database failure: {0}")]
     Db(#[from] DbError),
 }

@@ -15,6 +15,7 @@ use tonic::Status;
 
 use crate::{
     app::AppInstanceHandle,
+    components::ComponentKind,
     db::{DbError, now_millis},
     pubsub::PubSub,
     runtime::Runtime,
@@ -385,6 +386,27 @@ pub(crate) async fn execute_transaction(
         }
         None => Vec::new(),
     };
+    if let (Some(outbox), false) = (&outbox, messages.is_empty()) {
+        // daprd fails the transaction when it cannot publish to the outbox pubsub; appending
+        // to a pubsub nobody can subscribe to would lose the events silently.
+        let visible = runtime
+            .resources
+            .component_for(app.app_id(), &outbox.pubsub)
+            .is_some_and(|c| c.kind == ComponentKind::PubsubInMemory);
+        if !visible {
+            tracing::warn!(
+                app_id = app.app_id(),
+                store = store.name(),
+                pubsub = outbox.pubsub,
+                "outbox pubsub not found; transaction refused"
+            );
+            return Err(StateError::OutboxPubsubNotFound {
+                store: store.name(),
+                pubsub: outbox.pubsub.clone(),
+            }
+            .into_transaction_status());
+        }
+    }
     let name = store.name();
     let owner = runtime.clone();
     // The commit and the wake-up of the outbox topic's workers run as a task of the runtime:

@@ -141,3 +141,75 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
         "the failed transaction published nothing"
     );
 }
+
+/// Stores whose outbox pubsub the app cannot use: missing, or scoped to another app.
+const UNUSABLE_OUTBOXES: &str = r#"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: orphan-outbox
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: outboxPublishPubsub
+      value: nowhere
+    - name: outboxPublishTopic
+      value: task-events
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: scoped-outbox
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: outboxPublishPubsub
+      value: pubsub-private
+    - name: outboxPublishTopic
+      value: task-events
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub-private
+spec:
+  type: pubsub.in-memory
+  version: v1
+scopes:
+  - someone-else
+"#;
+
+#[tokio::test]
+async fn s5_4_a_transaction_fails_when_its_outbox_pubsub_is_not_usable() {
+    let dapr = TestDapr::start(&format!("{COMPONENTS}{UNUSABLE_OUTBOXES}")).await;
+    let api = dapr.client("todo-api").await;
+    for store in ["orphan-outbox", "scoped-outbox"] {
+        let failed = api
+            .client
+            .transact(
+                store,
+                vec![StateOperation::upsert("bucket-1", b"v1".to_vec())],
+            )
+            .await
+            .unwrap_err();
+        let DaprError::Call { status, .. } = &failed else {
+            panic!("store {store}: the sidecar answered: {failed:?}");
+        };
+        assert_eq!(status.code(), Code::Internal, "store {store}: {status:?}");
+        assert!(
+            status.message().contains("outbox pubsub"),
+            "store {store}: {status:?}"
+        );
+        assert!(
+            api.client
+                .get_state(store, "bucket-1")
+                .await
+                .unwrap()
+                .is_none(),
+            "store {store}: nothing was written"
+        );
+    }
+}
