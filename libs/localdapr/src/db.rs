@@ -3,7 +3,9 @@
 //! state write and the published message commit in the same SQLite transaction.
 //!
 //! Access goes through one connection on the blocking pool ([`Db::call`]); SQLite serialises
-//! writers anyway, and a local runtime does not need more.
+//! writers anyway, and a local runtime does not need more. A second connection only
+//! checkpoints the WAL ([`Db::checkpoint`]), so no request waits for that fsync. The data
+//! directory is locked to one process (`localdapr.lock`).
 
 use std::{
     fs::{File, OpenOptions},

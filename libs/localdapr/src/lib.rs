@@ -12,7 +12,8 @@
 //! - [`secrets`], [`metadata`]: the local file secret store and `GetMetadata` (§11).
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
-//! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`.
+//! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
+//!   process.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
