@@ -217,6 +217,13 @@ impl AppRegistry {
         self.instances.read().is_ok_and(|i| i.contains_key(app_id))
     }
 
+    /// Whether some instance of `app_id` is connected, healthy or not.
+    pub fn has_connected(&self, app_id: &str) -> bool {
+        self.instances_of(app_id)
+            .iter()
+            .any(|instance| instance.is_connected())
+    }
+
     /// An available instance of `app_id`, round robin; `None` when none is up.
     pub fn pick(&self, app_id: &str) -> Option<Arc<AppInstanceHandle>> {
         let available: Vec<_> = self

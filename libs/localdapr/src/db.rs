@@ -3,15 +3,22 @@
 //! state write and the published message commit in the same SQLite transaction.
 //!
 //! Access goes through one connection on the blocking pool ([`Db::call`]); SQLite serialises
-//! writers anyway, and a local runtime does not need more.
+//! writers anyway, and a local runtime does not need more. A second connection only
+//! checkpoints the WAL ([`Db::checkpoint`]), so no request waits for that fsync. The data
+//! directory is locked to one process (`localdapr.lock`).
 
 use std::{
+    fs::{File, OpenOptions},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use rusqlite::Connection;
+use nix::{
+    errno::Errno,
+    fcntl::{Flock, FlockArg},
+};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +35,28 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the data directory's lock.
+    #[error(
+        "the data directory {path} is in use by another localdapr process (it holds {lock_file})"
+    )]
+    InUse {
+        /// The data directory.
+        path: PathBuf,
+        /// The lock file.
+        lock_file: PathBuf,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock the data directory {path}")]
+    Lock {
+        /// The data directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The blocking task running the statement panicked or was cancelled.
     #[error("database task failed")]
     Task(#[source] tokio::task::JoinError),
-    /// Another thread panicked while holding the connection.
-    #[error("database connection poisoned by an earlier panic")]
-    Poisoned,
 }
 
 /// The schema of each module, applied in order at open. Each module owns its tables.
@@ -43,30 +66,45 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("jobs", crate::jobs::SCHEMA),
 ];
 
+/// WAL pages after which a commit checkpoints the WAL itself. Checkpoints normally run on
+/// their own connection ([`Db::checkpoint`]); this only bounds the WAL if they fall behind.
+const BACKSTOP_CHECKPOINT_PAGES: u32 = 10_000;
+
 /// The shared database handle; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     connection: Arc<Mutex<Connection>>,
+    /// A second connection for WAL checkpoints: a checkpoint fsyncs, and on the main
+    /// connection it would stall whichever request's commit triggered it.
+    checkpointer: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The exclusive lock on `<data_dir>/localdapr.lock`: two processes on one database would
+    /// each deliver every message and fire every job. Held until [`Db::release_lock`] or the
+    /// last handle is dropped.
+    lock: Arc<Mutex<Option<Flock<File>>>>,
 }
 
 impl Db {
-    /// Opens (creating if needed) `localdapr.db` under `data_dir` and applies the schemas.
+    /// Locks `data_dir` for this process, then opens (creating if needed) `localdapr.db` under
+    /// it and applies the schemas. Blocking: call it off the async threads.
     ///
     /// # Errors
-    /// When the directory or database cannot be created or migrated.
+    /// [`DbError::InUse`] when another process holds the directory; otherwise when the
+    /// directory or database cannot be created or migrated.
     pub fn open(data_dir: &Path) -> Result<Self, DbError> {
         std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
+        let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join("localdapr.db");
-        let connection = Connection::open(&path)?;
+        let mut connection = Connection::open(&path)?;
         // WAL lets a crash lose nothing that was committed; NORMAL sync is durable across
         // process crashes (not power loss), which is what a local runtime needs.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         for (module, schema) in SCHEMAS {
             connection.execute_batch(schema).map_err(|e| {
@@ -74,10 +112,46 @@ impl Db {
                 e
             })?;
         }
+        crate::pubsub::migrate(&mut connection, now_millis()).map_err(|e| {
+            tracing::error!(module = "pubsub", error = %e, "cannot migrate the schema");
+            e
+        })?;
+        let checkpointer = Connection::open(&path)?;
+        checkpointer.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            checkpointer: Arc::new(Mutex::new(checkpointer)),
             path,
+            lock: Arc::new(Mutex::new(Some(lock))),
         })
+    }
+
+    /// Releases the data directory at shutdown, so a new runtime may open it even while
+    /// aborted tasks still hold clones of this handle.
+    pub fn release_lock(&self) {
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+
+    /// Copies committed WAL pages into the database file on the checkpoint connection. A
+    /// passive checkpoint neither waits for nor blocks writers, so commits stay free of fsyncs;
+    /// the runtime calls this every [`CHECKPOINT_INTERVAL`](crate::runtime::CHECKPOINT_INTERVAL).
+    ///
+    /// # Errors
+    /// SQLite errors, or a task failure.
+    pub async fn checkpoint(&self) -> Result<(), DbError> {
+        let checkpointer = self.checkpointer.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = checkpointer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(DbError::Task)?
     }
 
     /// The database file.
@@ -97,12 +171,48 @@ impl Db {
     {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().map_err(|_| E::from(DbError::Poisoned))?;
+            // A panic in an earlier `work` poisons the mutex, but not the connection: a
+            // transaction it left open was rolled back when rusqlite dropped it while unwinding.
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut guard)
         })
         .await
         .map_err(|e| E::from(DbError::Task(e)))?
     }
+}
+
+/// Takes the exclusive, non-blocking `flock` on `<data_dir>/localdapr.lock`. The kernel drops
+/// it when the process ends, however it ends, so a crash leaves no stale lock behind.
+fn lock_data_dir(data_dir: &Path) -> Result<Flock<File>, DbError> {
+    let lock_file = data_dir.join("localdapr.lock");
+    let lock_error = |source| DbError::Lock {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .map_err(lock_error)?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == Errno::EWOULDBLOCK {
+            DbError::InUse {
+                path: data_dir.to_path_buf(),
+                lock_file,
+            }
+        } else {
+            lock_error(std::io::Error::from(errno))
+        }
+    })
+}
+
+/// Begins a write transaction. `IMMEDIATE` takes SQLite's write lock at `BEGIN`, so a writer
+/// waits (busy timeout) up front instead of failing half way when it upgrades a read lock.
+pub fn write_transaction(connection: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
 /// Milliseconds since the Unix epoch: the time unit of every timestamp column.
@@ -135,5 +245,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, "kept");
+    }
+
+    #[test]
+    fn a_second_open_of_a_locked_directory_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Db::open(dir.path()).unwrap();
+        let second = Db::open(dir.path()).unwrap_err();
+        assert!(matches!(second, DbError::InUse { .. }), "{second:?}");
+        assert!(
+            second
+                .to_string()
+                .contains(&dir.path().display().to_string()),
+            "{second}"
+        );
+        first.release_lock();
+        Db::open(dir.path()).expect("the released directory opens again");
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_a_transaction_leaves_the_database_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.call(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (v TEXT)")?))
+            .await
+            .unwrap();
+        let panicked = db
+            .call(|c| -> Result<(), DbError> {
+                let transaction = write_transaction(c)?;
+                transaction.execute("INSERT INTO t VALUES ('lost')", [])?;
+                panic!("a bug in the middle of a transaction");
+            })
+            .await;
+        assert!(matches!(panicked, Err(DbError::Task(_))));
+        let rows: i64 = db
+            .call(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .expect("the connection still serves calls");
+        assert_eq!(rows, 0, "the unfinished transaction was rolled back");
+        db.call(|c| Ok::<_, DbError>(c.execute("INSERT INTO t VALUES ('kept')", [])?))
+            .await
+            .expect("and takes writes");
     }
 }

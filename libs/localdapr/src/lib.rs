@@ -10,8 +10,10 @@
 //! - [`jobs`]: the job scheduler (§3).
 //! - [`proxy`]: service invocation in proxy mode (§6).
 //! - [`secrets`], [`metadata`]: the local file secret store and `GetMetadata` (§11).
-//! - [`components`]: the Component and Resiliency YAML under `dapr-components/local/`.
-//! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`.
+//! - [`components`]: the Component, Subscription and Resiliency YAML under
+//!   `dapr-components/local/`.
+//! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
+//!   process.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar

@@ -36,6 +36,15 @@ pub(crate) async fn forward(
     // `<id>.<namespace>` addresses another namespace; localdapr has one.
     let app_id = target.split('.').next().unwrap_or(&target).to_string();
     let Some(instance) = runtime.apps.pick(&app_id) else {
+        if runtime.apps.has_connected(&app_id) {
+            // Connected but failing its health checks: daprd's answer (reference §2.6).
+            tracing::warn!(
+                caller = caller.app_id(),
+                target = app_id,
+                "cannot proxy call: the app is unhealthy"
+            );
+            return refuse(Status::internal("app is not in a healthy state"));
+        }
         let reason = if runtime.apps.knows(&app_id) {
             "is not connected"
         } else {

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
@@ -14,6 +14,9 @@ use crate::{
     pubsub::PubSub,
     sidecar,
 };
+
+/// How often the database's WAL is checkpointed, off the request path ([`Db::checkpoint`]).
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long shutdown waits for deliveries in flight, as daprd does (reference §2.3).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,6 +38,23 @@ pub struct Runtime {
     pub shutdown: CancellationToken,
     /// Owns every background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
+}
+
+impl Runtime {
+    /// Runs `work` as a task the runtime owns and waits for its result. A caller that is
+    /// cancelled (a client giving up on its RPC drops the handler's future) no longer stops
+    /// the work half way, e.g. between a database commit and the in-memory update or wake-up
+    /// that must follow it.
+    ///
+    /// # Errors
+    /// When the task panicked.
+    pub(crate) async fn run_to_completion<T, F>(&self, work: F) -> Result<T, JoinError>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.tasks.spawn(work).await
+    }
 }
 
 /// What to start a runtime with.
@@ -89,6 +109,25 @@ pub enum StartError {
     },
 }
 
+/// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until shutdown.
+fn spawn_checkpoints(runtime: &Arc<Runtime>) {
+    let db = runtime.db.clone();
+    let shutdown = runtime.shutdown.clone();
+    runtime.tasks.spawn(async move {
+        let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            if let Err(error) = db.checkpoint().await {
+                tracing::warn!(%error, "cannot checkpoint the database");
+            }
+        }
+    });
+}
+
 /// App health checking, when enabled (reference §2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthCheckSpec {
@@ -125,7 +164,8 @@ pub struct AppSpec {
     pub app_api_token: Option<String>,
     /// App health checks, when enabled.
     pub health_check: Option<HealthCheckSpec>,
-    /// The instance name `{podName}` stands for; defaults to `<app_id>-<serial>`.
+    /// The instance name `{podName}` stands for; defaults to `<app_id>-<sidecar port>`
+    /// (`localdapr run` names instances `<app_id>-<index in the run file>`).
     pub instance_name: Option<String>,
 }
 
@@ -179,7 +219,11 @@ impl LocalDapr {
     /// # Errors
     /// When the database cannot be opened.
     pub async fn start(config: LocalDaprConfig) -> Result<Self, StartError> {
-        let db = Db::open(&config.data_dir)?;
+        // Opening runs SQLite and the migrations: blocking work, off the async threads.
+        let data_dir = config.data_dir.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir))
+            .await
+            .map_err(DbError::Task)??;
         let runtime = Arc::new(Runtime {
             pubsub: PubSub::new(db.clone()),
             jobs: Scheduler::new(db.clone()),
@@ -189,6 +233,7 @@ impl LocalDapr {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
+        spawn_checkpoints(&runtime);
         crate::state::spawn_expiry_cleanup(&runtime);
         runtime.pubsub.start(&runtime);
         runtime.jobs.start(&runtime);
@@ -275,6 +320,37 @@ impl LocalDapr {
         {
             tracing::warn!("background tasks did not stop within 10s");
         }
+        self.runtime.db.release_lock();
         tracing::info!("localdapr stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_runtime_on_the_same_data_directory_is_refused_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalDaprConfig::new(dir.path().to_path_buf(), Resources::default());
+        let first = LocalDapr::start(config.clone()).await.unwrap();
+        let Err(error) = LocalDapr::start(config.clone()).await else {
+            panic!("two runtimes opened one data directory");
+        };
+        assert!(
+            matches!(&error, StartError::Db(DbError::InUse { path, .. }) if path == dir.path()),
+            "{error:?}"
+        );
+        let chain = format!("{:#}", anyhow::Error::from(error));
+        assert!(
+            chain.contains(&dir.path().display().to_string()) && chain.contains("in use"),
+            "{chain}"
+        );
+        first.shutdown().await;
+        LocalDapr::start(config)
+            .await
+            .expect("after a shutdown the directory is free again")
+            .shutdown()
+            .await;
     }
 }

@@ -36,7 +36,9 @@ fn store<'a>(runtime: &'a Runtime, app_id: &str, name: &str) -> Result<&'a Compo
 }
 
 /// Reads and flattens the store's file: secret name → its key/value pairs.
-fn read_store(component: &Component) -> Result<HashMap<String, HashMap<String, String>>, Status> {
+async fn read_store(
+    component: &Component,
+) -> Result<HashMap<String, HashMap<String, String>>, Status> {
     let file = component
         .raw_metadata("secretsFile")
         .filter(|f| !f.is_empty())
@@ -50,12 +52,14 @@ fn read_store(component: &Component) -> Result<HashMap<String, HashMap<String, S
         .raw_metadata("nestedSeparator")
         .filter(|s| !s.is_empty())
         .unwrap_or(":");
-    let text = std::fs::read_to_string(Path::new(file)).map_err(|error| {
-        Status::internal(format!(
-            "secret store {}: cannot read {file}: {error}",
-            component.name
-        ))
-    })?;
+    let text = tokio::fs::read_to_string(Path::new(file))
+        .await
+        .map_err(|error| {
+            Status::internal(format!(
+                "secret store {}: cannot read {file}: {error}",
+                component.name
+            ))
+        })?;
     let json: Value = serde_json::from_str(&text).map_err(|error| {
         Status::internal(format!(
             "secret store {}: {file} is not valid JSON: {error}",
@@ -116,13 +120,13 @@ fn flatten(
 /// # Errors
 /// `FailedPrecondition` without secret stores, `InvalidArgument` for an unknown store, and
 /// `Internal` for a missing secret or an unreadable file, as daprd.
-pub(crate) fn get_secret(
+pub(crate) async fn get_secret(
     runtime: &Arc<Runtime>,
     app_id: &str,
     request: dapr::GetSecretRequest,
 ) -> Result<dapr::GetSecretResponse, Status> {
     let component = store(runtime, app_id, &request.store_name)?;
-    let mut secrets = read_store(component)?;
+    let mut secrets = read_store(component).await?;
     let data = secrets.remove(&request.key).ok_or_else(|| {
         Status::internal(format!(
             "failed getting secret with key {} from secret store {}: secret {} not found",
@@ -136,13 +140,14 @@ pub(crate) fn get_secret(
 ///
 /// # Errors
 /// As [`get_secret`], except that there is no missing secret.
-pub(crate) fn get_bulk_secret(
+pub(crate) async fn get_bulk_secret(
     runtime: &Arc<Runtime>,
     app_id: &str,
     request: dapr::GetBulkSecretRequest,
 ) -> Result<dapr::GetBulkSecretResponse, Status> {
     let component = store(runtime, app_id, &request.store_name)?;
-    let data = read_store(component)?
+    let data = read_store(component)
+        .await?
         .into_iter()
         .map(|(name, secrets)| (name, dapr::SecretResponse { secrets }))
         .collect();

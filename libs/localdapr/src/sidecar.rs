@@ -71,10 +71,11 @@ pub(crate) fn serve(
     let router = dapr_routes.into_axum_router().fallback(move |request| {
         proxy::forward(proxy_runtime.clone(), proxy_caller.clone(), request)
     });
-    // Every call must carry the sidecar's API token when it has one (reference §8.2); the
-    // app-side check of dapr-kit is the same rule with the same header.
+    // Every call must carry the sidecar's API token when it has one (reference §8.2): dapr-kit's
+    // app-side check with the same header, but on every path. The sidecar has no health
+    // service of its own, so an exempt health path would be proxied to an app unchecked.
     let token = spec.api_token.clone().map(secrecy::SecretString::from);
-    let router = router.layer(dapr_kit::callback::AppTokenLayer::new(token));
+    let router = router.layer(dapr_kit::callback::AppTokenLayer::everywhere(token));
     let app_id = app.app_id().to_string();
     runtime.tasks.spawn(async move {
         let served = axum::serve(listener, router)
@@ -221,6 +222,14 @@ impl dapr_server::Dapr for SidecarApi {
         .map(Response::new)
     }
 
+    async fn query_state_alpha1(
+        &self,
+        request: Request<dapr::QueryStateRequest>,
+    ) -> Result<Response<dapr::QueryStateResponse>, Status> {
+        crate::state::query_state(&self.runtime, self.app_id(), request.get_ref())
+            .map(Response::new)
+    }
+
     async fn delete_state(
         &self,
         request: Request<dapr::DeleteStateRequest>,
@@ -312,6 +321,7 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetSecretRequest>,
     ) -> Result<Response<dapr::GetSecretResponse>, Status> {
         crate::secrets::get_secret(&self.runtime, self.app_id(), request.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -320,6 +330,7 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetBulkSecretRequest>,
     ) -> Result<Response<dapr::GetBulkSecretResponse>, Status> {
         crate::secrets::get_bulk_secret(&self.runtime, self.app_id(), request.into_inner())
+            .await
             .map(Response::new)
     }
 
@@ -355,7 +366,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::ScheduleJobResponse>, Status> {
         self.runtime
             .jobs
-            .schedule(self.app_id(), request.into_inner())
+            .schedule(&self.runtime, self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -391,7 +402,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::DeleteJobResponse>, Status> {
         self.runtime
             .jobs
-            .delete(self.app_id(), request.into_inner())
+            .delete(&self.runtime, self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -403,7 +414,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(self.app_id(), &prefix)
+            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponseAlpha1 {}))
     }
@@ -415,7 +426,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(self.app_id(), &prefix)
+            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponse {}))
     }

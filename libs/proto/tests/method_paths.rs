@@ -57,6 +57,7 @@ marker_impl!(ours::dapr_server::Dapr {
     get_state(ours::GetStateRequest) -> ours::GetStateResponse;
     get_bulk_state(ours::GetBulkStateRequest) -> ours::GetBulkStateResponse;
     save_state(ours::SaveStateRequest) -> ();
+    query_state_alpha1(ours::QueryStateRequest) -> ours::QueryStateResponse;
     delete_state(ours::DeleteStateRequest) -> ();
     delete_bulk_state(ours::DeleteBulkStateRequest) -> ();
     execute_state_transaction(ours::ExecuteStateTransactionRequest) -> ();
@@ -147,6 +148,7 @@ async fn the_official_crate_reaches_every_dapr_method_we_declare() {
         get_state,
         get_bulk_state,
         save_state,
+        query_state_alpha1,
         delete_state,
         delete_bulk_state,
         execute_state_transaction,
@@ -175,8 +177,8 @@ async fn an_rpc_we_do_not_declare_answers_unimplemented() {
     let url = format!("http://{}", serve_markers().await);
     let mut dapr = theirs::dapr_client::DaprClient::connect(url).await.unwrap();
     let status = dapr
-        .query_state_alpha1(Request::new(Default::default()))
+        .invoke_binding(Request::new(Default::default()))
         .await
-        .expect_err("QueryStateAlpha1 is not declared");
+        .expect_err("InvokeBinding is not declared");
     assert_eq!(status.code(), Code::Unimplemented);
 }

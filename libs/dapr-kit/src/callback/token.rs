@@ -20,13 +20,28 @@ const OPEN_PATH_PREFIXES: &[&str] = &["/grpc.health.v1.Health/"];
 #[derive(Clone, Debug)]
 pub struct AppTokenLayer {
     token: Option<Arc<SecretString>>,
+    /// Path prefixes that pass without the token.
+    open_paths: &'static [&'static str],
 }
 
 impl AppTokenLayer {
-    /// Requires `token`; `None` lets every call through.
+    /// Requires `token` except on `grpc.health.v1.Health` (probes carry no token); `None`
+    /// lets every call through.
     pub fn new(token: Option<SecretString>) -> Self {
         Self {
             token: token.map(Arc::new),
+            open_paths: OPEN_PATH_PREFIXES,
+        }
+    }
+
+    /// Requires `token` on every path, health checks included; `None` lets every call
+    /// through. For servers whose health service is not their own: a Dapr sidecar serves
+    /// none and proxies unknown services to apps, so an exempt health path would let a
+    /// caller without the token reach an app.
+    pub fn everywhere(token: Option<SecretString>) -> Self {
+        Self {
+            token: token.map(Arc::new),
+            open_paths: &[],
         }
     }
 }
@@ -38,6 +53,7 @@ impl<S> Layer<S> for AppTokenLayer {
         AppTokenService {
             inner,
             token: self.token.clone(),
+            open_paths: self.open_paths,
         }
     }
 }
@@ -47,6 +63,7 @@ impl<S> Layer<S> for AppTokenLayer {
 pub struct AppTokenService<S> {
     inner: S,
     token: Option<Arc<SecretString>>,
+    open_paths: &'static [&'static str],
 }
 
 impl<S, B, ResBody> Service<http::Request<B>> for AppTokenService<S>
@@ -66,7 +83,8 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if let Some(expected) = &self.token {
-            let open = OPEN_PATH_PREFIXES
+            let open = self
+                .open_paths
                 .iter()
                 .any(|p| request.uri().path().starts_with(p));
             let presented = request
@@ -138,6 +156,33 @@ mod tests {
                 Some("16"),
             ),
             ("health probe", "/grpc.health.v1.Health/Check", None, None),
+        ];
+        for (case, path, token, status) in cases {
+            let response = service.clone().oneshot(request(path, token)).await.unwrap();
+            assert_eq!(grpc_status(&response).as_deref(), status, "case: {case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn everywhere_requires_the_token_on_health_probes_too() {
+        let inner = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+        });
+        let service = AppTokenLayer::everywhere(Some(SecretString::from("s3cret"))).layer(inner);
+        let cases = [
+            (
+                "health probe without token",
+                "/grpc.health.v1.Health/Check",
+                None,
+                Some("16"),
+            ),
+            (
+                "health probe with token",
+                "/grpc.health.v1.Health/Check",
+                Some("s3cret"),
+                None,
+            ),
+            ("other call", "/x.Y/Z", None, Some("16")),
         ];
         for (case, path, token, status) in cases {
             let response = service.clone().oneshot(request(path, token)).await.unwrap();

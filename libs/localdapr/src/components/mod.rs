@@ -4,9 +4,11 @@
 //! Supported component types: `state.sqlite`, `pubsub.in-memory` (made durable here),
 //! `secretstores.local.file`. Any other type is a startup error that names the file, as is a
 //! malformed document. `scopes` are honoured; metadata values may use `{uuid}`, `{podName}` and
-//! `{appID}` (reference §4.4), resolved per app instance.
+//! `{appID}` (reference §4.4), resolved per app instance. Declarative subscriptions are in
+//! [`subscription`]; resiliency policies in `resiliency`.
 
 mod resiliency;
+pub mod subscription;
 
 use std::{
     collections::HashMap,
@@ -16,6 +18,7 @@ use std::{
 use serde::Deserialize;
 
 pub use resiliency::{Backoff, Resiliency, RetryPolicy};
+pub use subscription::DeclarativeSubscription;
 
 /// Why the resources could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +185,8 @@ pub struct Resources {
     pub components: Vec<Component>,
     /// The merged resiliency policies.
     pub resiliency: Resiliency,
+    /// The declarative subscriptions, in file order (the first of a pubsub and topic wins).
+    pub subscriptions: Vec<DeclarativeSubscription>,
 }
 
 impl Resources {
@@ -245,7 +250,24 @@ impl Resources {
                 "Resiliency" => {
                     let document: resiliency::ResiliencyDocument =
                         serde_yaml_ng::from_value(value).map_err(|e| invalid(e.to_string()))?;
+                    let ignored = document.ignored_policies();
+                    if !ignored.is_empty() {
+                        tracing::warn!(
+                            file = %file.display(),
+                            policies = ?ignored,
+                            "localdapr applies only the retry policies of a Resiliency; these \
+                             are not applied"
+                        );
+                    }
                     self.resiliency.merge(document).map_err(invalid)?;
+                }
+                "Subscription" => {
+                    let subscription = DeclarativeSubscription::parse(
+                        file,
+                        header.api_version.as_deref().unwrap_or_default(),
+                        value,
+                    )?;
+                    self.subscriptions.push(subscription);
                 }
                 // Tracing and access control are daprd's; localdapr reads but does not apply them.
                 "Configuration" => {}
@@ -260,6 +282,16 @@ impl Resources {
         self.components
             .iter()
             .find(|c| c.name == name && c.is_visible_to(app_id))
+    }
+
+    /// The declarative subscriptions `app_id` is scoped to, in file order.
+    pub fn subscriptions_for<'a>(
+        &'a self,
+        app_id: &'a str,
+    ) -> impl Iterator<Item = &'a DeclarativeSubscription> + 'a {
+        self.subscriptions
+            .iter()
+            .filter(move |s| s.applies_to(app_id))
     }
 
     /// The components of `kind` that `app_id` may use.
@@ -277,6 +309,8 @@ impl Resources {
 #[derive(Deserialize)]
 struct Header {
     kind: String,
+    #[serde(default, rename = "apiVersion")]
+    api_version: Option<String>,
 }
 
 #[derive(Deserialize)]

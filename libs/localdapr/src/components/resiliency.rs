@@ -129,6 +129,20 @@ pub(super) struct ResiliencyDocument {
     scopes: Vec<String>,
 }
 
+impl ResiliencyDocument {
+    /// The kinds of policy the document defines that localdapr reads but does not apply.
+    pub(super) fn ignored_policies(&self) -> Vec<&'static str> {
+        let policies = &self.spec.policies;
+        [
+            ("timeouts", policies.timeouts.is_empty()),
+            ("circuitBreakers", policies.circuit_breakers.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, is_empty)| (!is_empty).then_some(kind))
+        .collect()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct Spec {
     #[serde(default)]
@@ -138,9 +152,14 @@ struct Spec {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Policies {
     #[serde(default)]
     retries: HashMap<String, RetrySpec>,
+    #[serde(default)]
+    timeouts: HashMap<String, serde_yaml_ng::Value>,
+    #[serde(default)]
+    circuit_breakers: HashMap<String, serde_yaml_ng::Value>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +280,18 @@ spec:
                 backoff: Backoff::Constant(Duration::from_secs(2)),
                 max_retries: None
             }
+        );
+    }
+
+    #[test]
+    fn timeouts_and_circuit_breakers_are_reported_as_ignored() {
+        let with = "spec:\n  policies:\n    timeouts:\n      quick: 1s\n    circuitBreakers:\n      cb:\n        trip: consecutiveFailures > 5\n";
+        let document: ResiliencyDocument = serde_yaml_ng::from_str(with).unwrap();
+        assert_eq!(document.ignored_policies(), ["timeouts", "circuitBreakers"]);
+        let document: ResiliencyDocument = serde_yaml_ng::from_str(DOCUMENT).unwrap();
+        assert!(
+            document.ignored_policies().is_empty(),
+            "retries are applied"
         );
     }
 

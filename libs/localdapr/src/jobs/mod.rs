@@ -52,6 +52,7 @@ use todo_proto::dapr::proto::runtime::v1 as dapr;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::{db::Db, runtime::Runtime};
 use spec::{FailurePolicy, JobPlan, SpecError};
@@ -219,17 +220,19 @@ impl Scheduler {
     #[tracing::instrument(skip_all, fields(app_id = %app_id, job = tracing::field::Empty))]
     pub async fn schedule(
         &self,
+        runtime: &Arc<Runtime>,
         app_id: &str,
         request: dapr::ScheduleJobRequest,
     ) -> Result<dapr::ScheduleJobResponse, Status> {
         let started = Instant::now();
-        let result = self.schedule_job(app_id, request).await;
+        let result = self.schedule_job(runtime, app_id, request).await;
         metrics::record_operation("schedule_job", result.is_ok(), started.elapsed());
         result.map(|()| dapr::ScheduleJobResponse {})
     }
 
     async fn schedule_job(
         &self,
+        runtime: &Arc<Runtime>,
         app_id: &str,
         request: dapr::ScheduleJobRequest,
     ) -> Result<(), Status> {
@@ -239,9 +242,28 @@ impl Scheduler {
         };
         tracing::Span::current().record("job", job.name.as_str());
         let plan = JobPlan::parse(&job, Utc::now()).map_err(SpecError::into_schedule_status)?;
+        let owner = runtime.clone();
+        let app_id = app_id.to_string();
+        let overwrite = request.overwrite;
+        let write = async move { owner.jobs.store_job(&app_id, job, plan, overwrite).await };
+        runtime
+            .run_to_completion(write.instrument(tracing::Span::current()))
+            .await
+            .map_err(|error| write_task_failed("schedule", &error))?
+    }
+
+    /// The write half of `ScheduleJob`: the database, then the table. Runs as a task of the
+    /// runtime, so a cancelled call cannot leave a stored job that never fires.
+    async fn store_job(
+        &self,
+        app_id: &str,
+        job: dapr::Job,
+        plan: JobPlan,
+        overwrite: bool,
+    ) -> Result<(), Status> {
         let key = JobKey::new(app_id, &job.name);
         let _writes = self.writes.lock().await;
-        if !request.overwrite && self.with_table(|table| table.contains(&key)) {
+        if !overwrite && self.with_table(|table| table.contains(&key)) {
             return Err(Status::already_exists(format!(
                 "failed to schedule job due to: rpc error: code = AlreadyExists desc = job \
                  already exists: {}",
@@ -320,16 +342,22 @@ impl Scheduler {
     /// `InvalidArgument` for an empty name; `Internal` when the store fails.
     pub async fn delete(
         &self,
+        runtime: &Arc<Runtime>,
         app_id: &str,
         request: dapr::DeleteJobRequest,
     ) -> Result<dapr::DeleteJobResponse, Status> {
         let started = Instant::now();
-        let result = self.delete_job(app_id, request.name).await;
+        let result = self.delete_job(runtime, app_id, request.name).await;
         metrics::record_operation("delete_job", result.is_ok(), started.elapsed());
         result.map(|()| dapr::DeleteJobResponse {})
     }
 
-    async fn delete_job(&self, app_id: &str, name: String) -> Result<(), Status> {
+    async fn delete_job(
+        &self,
+        runtime: &Arc<Runtime>,
+        app_id: &str,
+        name: String,
+    ) -> Result<(), Status> {
         spec::check_name(&name).map_err(|error| Status::invalid_argument(error.to_string()))?;
         spec::check_scheduler_name(&name).map_err(|error| {
             Status::internal(format!(
@@ -337,46 +365,78 @@ impl Scheduler {
             ))
         })?;
         self.wait_loaded().await?;
-        let key = JobKey::new(app_id, &name);
-        let _writes = self.writes.lock().await;
-        let app = app_id.to_string();
-        self.db
-            .call(move |connection| store::delete(connection, &app, &name, None))
+        let owner = runtime.clone();
+        let app_id = app_id.to_string();
+        // As in `store_job`: the deletion and the table must not be parted by a cancellation,
+        // or a deleted job would keep firing.
+        let write = async move {
+            let scheduler = &owner.jobs;
+            let key = JobKey::new(&app_id, &name);
+            let _writes = scheduler.writes.lock().await;
+            scheduler
+                .db
+                .call(move |connection| store::delete(connection, &app_id, &name, None))
+                .await
+                .map_err(|error| {
+                    tracing::error!(error = %error, "cannot delete the job");
+                    Status::internal("failed to delete job due to: the job store failed")
+                })?;
+            scheduler.with_table(|table| table.remove(&key));
+            scheduler.wake.notify_one();
+            Ok(())
+        };
+        runtime
+            .run_to_completion(write)
             .await
-            .map_err(|error| {
-                tracing::error!(error = %error, "cannot delete the job");
-                Status::internal("failed to delete job due to: the job store failed")
-            })?;
-        self.with_table(|table| table.remove(&key));
-        self.wake.notify_one();
-        Ok(())
+            .map_err(|error| write_task_failed("delete", &error))?
     }
 
     /// `DeleteJobsByPrefix`: an empty prefix deletes every job of the app.
     ///
     /// # Errors
     /// `Internal` on failure.
-    pub async fn delete_by_prefix(&self, app_id: &str, prefix: &str) -> Result<(), Status> {
+    pub async fn delete_by_prefix(
+        &self,
+        runtime: &Arc<Runtime>,
+        app_id: &str,
+        prefix: &str,
+    ) -> Result<(), Status> {
         let started = Instant::now();
-        let result = self.delete_jobs_by_prefix(app_id, prefix).await;
+        let result = self.delete_jobs_by_prefix(runtime, app_id, prefix).await;
         metrics::record_operation("delete_jobs_by_prefix", result.is_ok(), started.elapsed());
         result
     }
 
-    async fn delete_jobs_by_prefix(&self, app_id: &str, prefix: &str) -> Result<(), Status> {
+    async fn delete_jobs_by_prefix(
+        &self,
+        runtime: &Arc<Runtime>,
+        app_id: &str,
+        prefix: &str,
+    ) -> Result<(), Status> {
         self.wait_loaded().await?;
-        let _writes = self.writes.lock().await;
-        let (app, owned_prefix) = (app_id.to_string(), prefix.to_string());
-        self.db
-            .call(move |connection| store::delete_prefix(connection, &app, &owned_prefix))
+        let owner = runtime.clone();
+        let (app_id, prefix) = (app_id.to_string(), prefix.to_string());
+        // As in `store_job`: no cancellation between the deletion and the table.
+        let write = async move {
+            let scheduler = &owner.jobs;
+            let _writes = scheduler.writes.lock().await;
+            let (app, owned_prefix) = (app_id.clone(), prefix.clone());
+            scheduler
+                .db
+                .call(move |connection| store::delete_prefix(connection, &app, &owned_prefix))
+                .await
+                .map_err(|error| {
+                    tracing::error!(error = %error, "cannot delete jobs by prefix");
+                    Status::internal("failed to delete jobs due to: the job store failed")
+                })?;
+            scheduler.with_table(|table| table.remove_prefix(&app_id, &prefix));
+            scheduler.wake.notify_one();
+            Ok(())
+        };
+        runtime
+            .run_to_completion(write)
             .await
-            .map_err(|error| {
-                tracing::error!(error = %error, "cannot delete jobs by prefix");
-                Status::internal("failed to delete jobs due to: the job store failed")
-            })?;
-        self.with_table(|table| table.remove_prefix(app_id, prefix));
-        self.wake.notify_one();
-        Ok(())
+            .map_err(|error| write_task_failed("delete", &error))?
     }
 
     /// `ListJobs`: the app's jobs as scheduled, by name.
@@ -393,5 +453,65 @@ impl Scheduler {
         });
         metrics::record_operation("list_jobs", result.is_ok(), started.elapsed());
         result
+    }
+}
+
+/// The status of a job write whose task failed (it panicked): daprd's `Internal`.
+fn write_task_failed(verb: &str, error: &tokio::task::JoinError) -> Status {
+    tracing::error!(%error, "the job store task failed");
+    Status::internal(format!("failed to {verb} job due to: the job store failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{LocalDapr, LocalDaprConfig, Resources};
+
+    fn one_shot(name: &str) -> dapr::ScheduleJobRequest {
+        dapr::ScheduleJobRequest {
+            job: Some(dapr::Job {
+                name: name.into(),
+                due_time: Some("1h".into()),
+                ..Default::default()
+            }),
+            overwrite: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_schedule_call_given_up_by_its_client_still_stores_and_queues_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let dapr = LocalDapr::start(LocalDaprConfig::new(
+            dir.path().to_path_buf(),
+            Resources::default(),
+        ))
+        .await
+        .unwrap();
+        let runtime = dapr.runtime().clone();
+        runtime.jobs.list("app").await.unwrap();
+        // Holding the write lock parks the call inside its write; the client then gives up.
+        let writes = runtime.jobs.writes.lock().await;
+        let call = runtime.jobs.schedule(&runtime, "app", one_shot("kept"));
+        let given_up = tokio::time::timeout(Duration::from_millis(50), call).await;
+        assert!(given_up.is_err(), "the call was still waiting");
+        drop(writes);
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while runtime.jobs.list("app").await.unwrap().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never reached the table"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let stored = runtime.db.call(|c| store::load_all(c)).await.unwrap();
+        let names: Vec<_> = stored.iter().map(|s| s.job.name.as_str()).collect();
+        assert_eq!(names, ["kept"], "the table and the database agree");
+        assert!(
+            runtime.jobs.with_table(|table| table.next_due().is_some()),
+            "the job is queued to fire"
+        );
     }
 }

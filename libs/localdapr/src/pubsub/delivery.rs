@@ -12,7 +12,9 @@
 //!
 //! Expired events, undecodable envelopes and events no route matches are acked and copied to
 //! the dead-letter topic. Nothing is acked before the app answered, so a delivery cut short by
-//! a crash or shutdown is delivered again later.
+//! a crash or shutdown is delivered again later. While the runtime drains, no delivery starts,
+//! and one that fails is left pending as it was (daprd never NACKs into the dead-letter topic
+//! during shutdown).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -41,6 +43,9 @@ const MAX_IN_FLIGHT_PER_GROUP: usize = 32;
 const COMPONENT_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How often an idle worker re-checks for an available instance, in case a wake-up was missed.
 const MEMBER_RECHECK: Duration = Duration::from_millis(250);
+/// The longest a worker sleeps without looking at the log: a wake-up that never came (a
+/// commit whose notification was lost) delays its messages by at most this.
+const SAFETY_POLL: Duration = Duration::from_secs(1);
 /// How long a worker waits after the log could not be read.
 const DB_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -55,6 +60,9 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
     let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut draining = runtime.pubsub.draining.subscribe();
     loop {
+        if group.is_retired() {
+            break;
+        }
         let is_draining = *draining.borrow_and_update();
         let mut wake_at = None;
         if !is_draining && in_flight.len() < MAX_IN_FLIGHT_PER_GROUP {
@@ -71,12 +79,17 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                     Ok(due) => {
                         let mut unassigned = false;
                         for pending in due.messages {
+                            // Counted before draining is checked, so `drain` either waits for
+                            // this delivery or the delivery sees the drain and never starts.
+                            let guard = runtime.pubsub.in_flight_guard();
+                            if runtime.pubsub.is_draining() {
+                                break;
+                            }
                             let Some(member) = group.pick() else {
                                 unassigned = true;
                                 break;
                             };
                             let seq = pending.seq;
-                            let guard = runtime.pubsub.in_flight_guard();
                             let handle = deliveries.spawn(deliver(
                                 runtime.clone(),
                                 group.clone(),
@@ -86,10 +99,11 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                             ));
                             in_flight.insert(handle.id(), seq);
                         }
-                        wake_at = due.next_due_at.map(|at| {
+                        let poll = Instant::now() + SAFETY_POLL;
+                        wake_at = Some(due.next_due_at.map_or(poll, |at| {
                             let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
-                            Instant::now() + Duration::from_millis(wait)
-                        });
+                            poll.min(Instant::now() + Duration::from_millis(wait))
+                        }));
                         if unassigned {
                             // The last member left between the check and the pick.
                             wake_at = Some(Instant::now() + MEMBER_RECHECK);
@@ -281,6 +295,23 @@ async fn settle(
     );
     let dead_letter_topic = member.subscription.dead_letter_topic.clone();
     let event_seq = seq;
+    if let Attempt::Failed(reason) = &attempt
+        && runtime.pubsub.is_draining()
+    {
+        // daprd never NACKs into the dead-letter topic while shutting down (reference §2.3):
+        // the message stays pending as it was and is delivered again after a restart.
+        tracing::info!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            reason,
+            outcome = "retry",
+            "event not processed during shutdown, it stays pending"
+        );
+        metrics::record_ingress(&app_id, &pubsub, &topic, ProcessStatus::Retry, None);
+        return;
+    }
     let (status, elapsed, write) = match attempt {
         Attempt::Processed(elapsed) => {
             tracing::debug!(
@@ -369,7 +400,7 @@ async fn settle(
         .db
         .call(move |c| {
             match write {
-                Write::Ack => log::ack(c, group_id, seq)?,
+                Write::Ack => log::ack(c, group_id, seq, now_millis())?,
                 Write::Retry { attempts, at } => log::reschedule(c, group_id, seq, attempts, at)?,
                 Write::DeadLetter(topic) => {
                     log::dead_letter(c, group_id, seq, &message, &topic, now_millis())?;

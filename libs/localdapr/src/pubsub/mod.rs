@@ -49,7 +49,7 @@ use log::StoredMessage;
 use publish::{Publication, PublishError};
 use subscriptions::Registry;
 
-pub(crate) use log::SCHEMA;
+pub(crate) use log::{SCHEMA, migrate};
 
 /// How long a message nobody still needs is kept, so a new group with `initialOffset: oldest`
 /// finds recent history (a Kafka topic's retention, shortened for a laptop).
@@ -118,31 +118,49 @@ impl PubSub {
         }
     }
 
-    /// Starts the background work: deleting processed messages past their retention.
-    /// Delivery workers start as apps subscribe.
+    /// Starts the background work: deleting idle consumer groups and processed messages past
+    /// their retention. Delivery workers start as apps subscribe.
     pub fn start(&self, runtime: &Arc<Runtime>) {
         metrics::describe();
-        let db = self.db.clone();
-        let shutdown = runtime.shutdown.clone();
+        let owner = runtime.clone();
         runtime.tasks.spawn(async move {
             let mut interval = tokio::time::interval(CLEANUP_INTERVAL);
             loop {
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = owner.shutdown.cancelled() => return,
                     _ = interval.tick() => {}
                 }
-                let cutoff = now_millis()
-                    .saturating_sub(i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX));
-                let deleted = db
-                    .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
-                    .await;
-                match deleted {
-                    Ok(0) => {}
-                    Ok(count) => tracing::debug!(count, "deleted processed pub/sub messages"),
-                    Err(error) => tracing::warn!(%error, "cannot delete processed messages"),
-                }
+                owner.pubsub.clean_up(now_millis()).await;
             }
         });
+    }
+
+    /// Deletes the consumer groups with no member here and no activity for [`RETENTION`]
+    /// (their pending rows with them), then the messages past [`RETENTION`] no group needs.
+    async fn clean_up(&self, now: i64) {
+        let cutoff = now.saturating_sub(i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX));
+        let live = self.registry.live_group_ids();
+        let groups = self
+            .db
+            .call(move |c| Ok::<_, DbError>(log::delete_inactive_groups(c, cutoff, &live, now)?))
+            .await;
+        match groups {
+            Ok(deleted) if deleted.is_empty() => {}
+            Ok(deleted) => {
+                tracing::info!(groups = ?deleted, "deleted consumer groups idle past the retention");
+                self.registry.forget(&deleted);
+            }
+            Err(error) => tracing::warn!(%error, "cannot delete idle consumer groups"),
+        }
+        let deleted = self
+            .db
+            .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
+            .await;
+        match deleted {
+            Ok(0) => {}
+            Ok(count) => tracing::debug!(count, "deleted processed pub/sub messages"),
+            Err(error) => tracing::warn!(%error, "cannot delete processed messages"),
+        }
     }
 
     /// `PublishEvent`.
@@ -174,7 +192,7 @@ impl PubSub {
             trace: &trace,
             now: Utc::now(),
         })?;
-        let appended = self.append(vec![message]).await;
+        let appended = self.append(runtime, vec![message]).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -240,7 +258,7 @@ impl PubSub {
             })?);
         }
         let count = messages.len();
-        let appended = self.append(messages).await;
+        let appended = self.append(runtime, messages).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -261,27 +279,41 @@ impl PubSub {
         })
     }
 
-    /// Appends `messages` in one transaction, then wakes their topics' workers.
-    async fn append(&self, messages: Vec<StoredMessage>) -> Result<(), DbError> {
-        let topics: HashSet<(String, String)> = messages
-            .iter()
-            .map(|m| (m.pubsub.clone(), m.topic.clone()))
-            .collect();
-        self.db
-            .call(move |c| {
-                let transaction = c.transaction()?;
-                let now = now_millis();
-                for message in &messages {
-                    log::append(&transaction, message, now)?;
-                }
-                transaction.commit()?;
-                Ok::<_, DbError>(())
-            })
-            .await?;
-        for (pubsub, topic) in topics {
-            self.notify_published(&pubsub, &topic);
-        }
-        Ok(())
+    /// Appends `messages` in one transaction, then wakes their topics' workers. Both run as a
+    /// task of the runtime, so a publisher that gives up on its call cannot leave a committed
+    /// message whose workers were never woken.
+    async fn append(
+        &self,
+        runtime: &Arc<Runtime>,
+        messages: Vec<StoredMessage>,
+    ) -> Result<(), DbError> {
+        let owner = runtime.clone();
+        let append = async move {
+            let topics: HashSet<(String, String)> = messages
+                .iter()
+                .map(|m| (m.pubsub.clone(), m.topic.clone()))
+                .collect();
+            owner
+                .db
+                .call(move |c| {
+                    let transaction = crate::db::write_transaction(c)?;
+                    let now = now_millis();
+                    for message in &messages {
+                        log::append(&transaction, message, now)?;
+                    }
+                    transaction.commit()?;
+                    Ok::<_, DbError>(())
+                })
+                .await?;
+            for (pubsub, topic) in topics {
+                owner.pubsub.notify_published(&pubsub, &topic);
+            }
+            Ok(())
+        };
+        runtime
+            .run_to_completion(append)
+            .await
+            .map_err(DbError::Task)?
     }
 
     /// Appends `message` inside an open transaction (the outbox commits it with the state).
@@ -340,10 +372,96 @@ impl PubSub {
         self.registry.subscriptions_of(app)
     }
 
+    /// Whether the runtime is draining: no new deliveries, and no failed one is given up on.
+    fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
     fn in_flight_guard(&self) -> InFlightGuard {
         self.in_flight.send_modify(|n| *n += 1);
         InFlightGuard {
             counter: self.in_flight.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        LocalDapr, LocalDaprConfig, Resources,
+        components::AppInstance,
+        pubsub::{
+            routing::Routes,
+            subscriptions::{ActiveSubscription, Member},
+        },
+    };
+
+    fn member(app_id: &str) -> Member {
+        let instance = AppInstance {
+            app_id: app_id.into(),
+            pod_name: format!("{app_id}-0"),
+        };
+        Member {
+            instance: Arc::new(AppInstanceHandle::new(instance, None, None).unwrap()),
+            subscription: Arc::new(ActiveSubscription {
+                pubsub: "pubsub".into(),
+                topic: "t".into(),
+                metadata: HashMap::new(),
+                routes: Routes::compile(None).unwrap(),
+                dead_letter_topic: None,
+                kind: dapr::PubsubSubscriptionType::Programmatic,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn clean_up_deletes_idle_groups_without_members_and_stops_their_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let dapr = LocalDapr::start(LocalDaprConfig::new(
+            dir.path().to_path_buf(),
+            Resources::default(),
+        ))
+        .await
+        .unwrap();
+        let pubsub = &dapr.runtime().pubsub;
+        // Active now, so the runtime's own cleanup (it runs at start) leaves them alone.
+        let joined_at = now_millis();
+        let (gone, here) = pubsub
+            .db
+            .call(move |c| {
+                Ok::<_, DbError>((
+                    log::ensure_group(c, "pubsub", "t", "run-1-uuid", false, joined_at)?,
+                    log::ensure_group(c, "pubsub", "t", "here", false, joined_at)?,
+                ))
+            })
+            .await
+            .unwrap();
+        let departed = member("run-1");
+        let (gone_group, _) = pubsub.registry.join(gone, "run-1-uuid", departed.clone());
+        pubsub.registry.leave(&departed.instance);
+        let (here_group, _) = pubsub.registry.join(here, "here", member("here"));
+
+        let retention = i64::try_from(RETENTION.as_millis()).unwrap();
+        pubsub.clean_up(joined_at + retention + 1).await;
+
+        assert!(gone_group.is_retired(), "the idle group's worker stops");
+        assert!(!here_group.is_retired());
+        let remaining: Vec<String> = pubsub
+            .db
+            .call(|c| {
+                let mut statement = c.prepare("SELECT consumer FROM pubsub_groups")?;
+                let consumers = statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok::<_, DbError>(consumers)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            remaining,
+            ["here"],
+            "a group with a member is kept however old"
+        );
     }
 }

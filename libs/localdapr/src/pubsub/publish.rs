@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -206,7 +206,14 @@ pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishEr
             }
         }
         if let Some(ttl) = ttl {
-            let expiration = publication.now + chrono::Duration::from_std(ttl).unwrap_or_default();
+            // A client-chosen TTL can be far beyond the last representable date: refuse it
+            // rather than overflow.
+            let expiration = TimeDelta::from_std(ttl)
+                .ok()
+                .and_then(|ttl| publication.now.checked_add_signed(ttl))
+                .ok_or_else(|| {
+                    PublishError::Metadata(format!("ttl of {}s is out of range", ttl.as_secs()))
+                })?;
             event.insert(
                 "expiration".into(),
                 Value::String(expiration.to_rfc3339_opts(SecondsFormat::Secs, true)),
@@ -327,6 +334,8 @@ mod tests {
             ("rawPayload", "yes"),
             ("ttlInSeconds", "soon"),
             ("ttlInSeconds", "-1"),
+            ("ttlInSeconds", "9000000000000"),
+            ("ttlInSeconds", "18446744073709551615"),
             ("ttl", "forever"),
         ];
         for (key, value) in cases {

@@ -1,15 +1,19 @@
 //! Subscriptions and consumer groups (reference §2.2, §4.4). When an app instance connects,
-//! its sidecar asks `ListTopicSubscriptions` once; each subscription joins the consumer group
+//! its sidecar asks `ListTopicSubscriptions` once and adds the declarative `Subscription`
+//! resources the app is scoped to (§7.4; the app's own subscription wins for a pubsub and
+//! topic, and the first resource among declarative ones). Each subscription joins the group
 //! its component names for that instance (`consumerGroup`, else `consumerID`, else the app
-//! id, with `{podName}`/`{uuid}`/`{appID}` resolved). A group is durable: it exists in the
-//! log from then on, so messages published while its apps are down wait for them. The
-//! instances in one group share its messages; each group gets every message.
+//! id, with `{podName}`/`{uuid}`/`{appID}` resolved). A group is durable: it stays in the
+//! log, so messages published while its apps are down wait for them, until it has had no
+//! member and no acknowledgement for the retention period (24 h); then it is deleted, like a
+//! Kafka group whose offsets expired. The instances in one group share its messages; each
+//! group gets every message.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -25,7 +29,7 @@ use super::{
 };
 use crate::{
     app::AppInstanceHandle,
-    components::{Component, ComponentKind},
+    components::{Component, ComponentKind, DeclarativeSubscription},
     db::{DbError, now_millis},
     runtime::Runtime,
 };
@@ -51,6 +55,8 @@ pub struct ActiveSubscription {
     pub routes: Routes,
     /// Where dropped and given-up events go, if anywhere.
     pub dead_letter_topic: Option<String>,
+    /// Programmatic (from the app) or declarative (from a `Subscription` resource).
+    pub kind: dapr::PubsubSubscriptionType,
 }
 
 impl ActiveSubscription {
@@ -87,6 +93,8 @@ pub struct Group {
     pub wake: Notify,
     members: Mutex<Vec<Member>>,
     next_member: AtomicUsize,
+    /// Set once the group was deleted for idling; its worker then stops.
+    retired: AtomicBool,
 }
 
 impl Group {
@@ -102,6 +110,15 @@ impl Group {
         }
         let index = self.next_member.fetch_add(1, Ordering::Relaxed) % available.len();
         available.get(index).map(|m| (*m).clone())
+    }
+
+    /// Whether the group was deleted for idling ([`Registry::forget`]).
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    fn has_members(&self) -> bool {
+        self.members.lock().is_ok_and(|members| !members.is_empty())
     }
 
     /// Whether some member can take events now.
@@ -122,7 +139,7 @@ pub struct Registry {
 impl Registry {
     /// Adds `member` to group `id`; returns the group if it is new to this process (its worker
     /// must be started).
-    fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
+    pub(super) fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
         let mut groups = self
             .groups
             .lock()
@@ -140,6 +157,7 @@ impl Registry {
                     wake: Notify::new(),
                     members: Mutex::new(Vec::new()),
                     next_member: AtomicUsize::new(0),
+                    retired: AtomicBool::new(false),
                 })
             })
             .clone();
@@ -161,6 +179,34 @@ impl Registry {
         }
         if let Ok(mut by_instance) = self.by_instance.lock() {
             by_instance.remove(&instance.serial);
+        }
+    }
+
+    /// The groups that have a member in this process.
+    pub fn live_group_ids(&self) -> Vec<i64> {
+        self.groups
+            .lock()
+            .map(|groups| {
+                groups
+                    .values()
+                    .filter(|group| group.has_members())
+                    .map(|group| group.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Drops the groups deleted from the log and stops their workers. A group that found a
+    /// member meanwhile was not deleted (joining marks it active), so it has none here.
+    pub fn forget(&self, ids: &[i64]) {
+        let Ok(mut groups) = self.groups.lock() else {
+            return;
+        };
+        for id in ids {
+            if let Some(group) = groups.remove(id) {
+                group.retired.store(true, Ordering::Relaxed);
+                group.wake.notify_one();
+            }
         }
     }
 
@@ -202,7 +248,7 @@ impl Registry {
                             rules: s.routes.metadata_rules(),
                         }),
                         dead_letter_topic: s.dead_letter_topic.clone().unwrap_or_default(),
-                        r#type: dapr::PubsubSubscriptionType::Programmatic as i32,
+                        r#type: s.kind as i32,
                     })
                     .collect()
             })
@@ -210,29 +256,29 @@ impl Registry {
     }
 }
 
-/// Reads `app`'s subscriptions and joins their groups; the new groups' workers are returned
-/// for the caller to start.
+/// Reads `app`'s subscriptions, merges the declarative ones it is scoped to, and joins their
+/// groups; the new groups' workers are returned for the caller to start.
 ///
 /// # Errors
-/// When `ListTopicSubscriptions` keeps failing with anything but `Unimplemented`, or the log
-/// cannot record a group.
+/// When the log cannot record a group. When `ListTopicSubscriptions` keeps failing with
+/// anything but `Unimplemented`, the failure is logged and the declarative subscriptions
+/// still apply.
 pub async fn subscribe_app(
     runtime: &Arc<Runtime>,
     registry: &Registry,
     app: &Arc<AppInstanceHandle>,
 ) -> Result<Vec<Arc<Group>>, Status> {
-    let wire = list_subscriptions(app).await?;
     let app_id = app.app_id().to_string();
+    let programmatic = list_subscriptions(app).await.unwrap_or_else(|status| {
+        tracing::error!(app_id, %status, "cannot read the app's subscriptions");
+        Vec::new()
+    });
+    let declarative = runtime.resources.subscriptions_for(&app_id);
     let mut consumers: HashMap<String, String> = HashMap::new();
-    let mut seen = HashSet::new();
     let mut new_groups = Vec::new();
     let mut active = Vec::new();
-    for subscription in wire {
+    for (subscription, kind) in merge(&app_id, programmatic, declarative) {
         let (pubsub, topic) = (subscription.pubsub_name.clone(), subscription.topic.clone());
-        if !seen.insert((pubsub.clone(), topic.clone())) {
-            tracing::warn!(app_id, pubsub, topic, "duplicate subscription ignored");
-            continue;
-        }
         let Some(component) = runtime
             .resources
             .component_for(&app_id, &pubsub)
@@ -295,6 +341,7 @@ pub async fn subscribe_app(
             metadata: subscription.metadata,
             routes,
             dead_letter_topic: Some(subscription.dead_letter_topic).filter(|t| !t.is_empty()),
+            kind,
         });
         active.push(subscription.clone());
         let member = Member {
@@ -302,7 +349,14 @@ pub async fn subscribe_app(
             subscription,
         };
         let (group, is_new) = registry.join(group_id, &consumer, member);
-        tracing::info!(app_id, pubsub, topic, consumer, "subscribed");
+        tracing::info!(
+            app_id,
+            pubsub,
+            topic,
+            consumer,
+            kind = kind.as_str_name(),
+            "subscribed"
+        );
         if is_new {
             new_groups.push(group);
         }
@@ -311,6 +365,45 @@ pub async fn subscribe_app(
         by_instance.insert(app.serial, active);
     }
     Ok(new_groups)
+}
+
+/// One subscription per pubsub and topic (reference §2.2): the app's programmatic ones (the
+/// first of a duplicate), then the declarative ones for topics the app did not list, the first
+/// resource of a topic winning.
+fn merge<'a>(
+    app_id: &str,
+    programmatic: Vec<dapr::TopicSubscription>,
+    declarative: impl Iterator<Item = &'a DeclarativeSubscription>,
+) -> Vec<(dapr::TopicSubscription, dapr::PubsubSubscriptionType)> {
+    let mut seen = HashSet::new();
+    let mut merged = Vec::new();
+    for subscription in programmatic {
+        let (pubsub, topic) = (&subscription.pubsub_name, &subscription.topic);
+        if !seen.insert((pubsub.clone(), topic.clone())) {
+            tracing::warn!(app_id, pubsub, topic, "duplicate subscription ignored");
+            continue;
+        }
+        merged.push((subscription, dapr::PubsubSubscriptionType::Programmatic));
+    }
+    for resource in declarative {
+        let subscription = &resource.subscription;
+        let (pubsub, topic) = (&subscription.pubsub_name, &subscription.topic);
+        if !seen.insert((pubsub.clone(), topic.clone())) {
+            tracing::info!(
+                app_id,
+                pubsub,
+                topic,
+                subscription = resource.name,
+                "declarative subscription overridden by an earlier one for the same topic"
+            );
+            continue;
+        }
+        merged.push((
+            subscription.clone(),
+            dapr::PubsubSubscriptionType::Declarative,
+        ));
+    }
+    merged
 }
 
 /// `consumerGroup`, else `consumerID`, else the app id (reference §4.4).
@@ -354,5 +447,56 @@ async fn list_subscriptions(
                 None => return Err(status),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn wire(topic: &str, dead_letter_topic: &str) -> dapr::TopicSubscription {
+        dapr::TopicSubscription {
+            pubsub_name: "pubsub".into(),
+            topic: topic.into(),
+            dead_letter_topic: dead_letter_topic.into(),
+            ..Default::default()
+        }
+    }
+
+    fn resource(name: &str, topic: &str) -> DeclarativeSubscription {
+        DeclarativeSubscription {
+            name: name.into(),
+            subscription: wire(topic, name),
+            scopes: Vec::new(),
+            file: PathBuf::from("s.yaml"),
+        }
+    }
+
+    #[test]
+    fn programmatic_subscriptions_win_then_the_first_declarative_one() {
+        use self::dapr::PubsubSubscriptionType::{Declarative, Programmatic};
+        let declarative = [
+            resource("shadowed", "shared"),
+            resource("first", "declared"),
+            resource("second", "declared"),
+        ];
+        let merged = merge(
+            "app",
+            vec![wire("shared", "app-dlq"), wire("shared", "duplicate")],
+            declarative.iter(),
+        );
+        let summary: Vec<_> = merged
+            .iter()
+            .map(|(s, kind)| (s.topic.as_str(), s.dead_letter_topic.as_str(), *kind))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("shared", "app-dlq", Programmatic),
+                ("declared", "first", Declarative)
+            ]
+        );
     }
 }

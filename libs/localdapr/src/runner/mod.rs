@@ -19,6 +19,9 @@ use crate::{
     runtime::{AppSpec, LocalDapr, LocalDaprConfig, StartError},
 };
 
+/// How long stopping waits for the apps' output to end once they are stopped.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long an app gets to exit after SIGTERM.
 pub const APP_STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -81,14 +84,8 @@ async fn run_apps(
     let mut processes = Vec::new();
     let mut sidecars = Vec::new();
     let mut outcome = Ok(());
-    for app in &run_file.apps {
-        let mut spec = AppSpec::new(app.app_id.clone(), app.app_port);
-        spec.dapr_grpc_address =
-            SocketAddr::from(([127, 0, 0, 1], app.dapr_grpc_port.unwrap_or(0)));
-        spec.api_token = app.env.get("DAPR_API_TOKEN").cloned();
-        spec.app_api_token = app.env.get("APP_API_TOKEN").cloned();
-        spec.health_check = app.health_check;
-        let sidecar = match dapr.add_app(spec).await {
+    for (index, app) in run_file.apps.iter().enumerate() {
+        let sidecar = match dapr.add_app(app_spec(index, app)).await {
             Ok(sidecar) => sidecar,
             Err(error) => {
                 outcome = Err(error.into());
@@ -152,8 +149,27 @@ async fn run_apps(
         sidecar.stop();
     }
     tasks.close();
-    tasks.wait().await;
+    // The groups were killed, so the apps' output ends; bound the wait all the same.
+    if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("app output still open after the apps stopped; not waiting for it");
+    }
     outcome
+}
+
+/// The sidecar of the app at `index` in the run file. Its instance name (`{podName}`) is
+/// `<app_id>-<index>`: stable across runs like a StatefulSet pod's, so a `{podName}` consumer
+/// group is the same group the next time, not a new one per run.
+fn app_spec(index: usize, app: &RunApp) -> AppSpec {
+    let mut spec = AppSpec::new(app.app_id.clone(), app.app_port);
+    spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], app.dapr_grpc_port.unwrap_or(0)));
+    spec.api_token = app.env.get("DAPR_API_TOKEN").cloned();
+    spec.app_api_token = app.env.get("APP_API_TOKEN").cloned();
+    spec.health_check = app.health_check;
+    spec.instance_name = Some(format!("{}-{index}", app.app_id));
+    spec
 }
 
 /// Resolves with the first app that exits.
@@ -171,4 +187,31 @@ async fn first_exit(processes: &mut [AppProcess]) -> RunError {
         })
     });
     futures::future::select_all(waits).await.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn each_app_gets_an_instance_name_stable_across_runs() {
+        let run = RunFile::parse(
+            "common: {resourcesPath: r}\napps: [{appID: sync}, {appID: audit, daprGRPCPort: 50070}]\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let names: Vec<_> = run
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(index, app)| app_spec(index, app).instance_name)
+            .collect();
+        assert_eq!(
+            names,
+            [Some("sync-0".to_string()), Some("audit-1".to_string())],
+            "named by position in the run file, not by a (random) port"
+        );
+    }
 }

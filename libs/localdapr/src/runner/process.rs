@@ -6,14 +6,19 @@ use std::{
 };
 
 use nix::{
+    errno::Errno,
     sys::signal::{Signal, killpg},
     unistd::Pid,
 };
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
     process::{Child, Command},
+    time::Instant,
 };
 use tokio_util::task::TaskTracker;
+
+/// How often `stop` looks whether the rest of a process group has exited.
+const GROUP_POLL: Duration = Duration::from_millis(50);
 
 /// A started app process.
 #[derive(Debug)]
@@ -98,30 +103,50 @@ impl AppProcess {
         self.child.wait().await
     }
 
-    /// Sends SIGTERM, waits up to `grace`, then kills the process group.
+    /// Sends SIGTERM to the process group, waits up to `grace` for the process and the rest of
+    /// its group, then SIGKILLs the group. The group is signalled even when the process has
+    /// already exited: children it left behind (e.g. `sh -c 'server & exit 0'`) still hold its
+    /// stdout open, and its output would never end.
     pub async fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
-        }
-        if let Some(group) = self.group
-            && let Err(error) = killpg(group, Signal::SIGTERM)
-        {
-            tracing::warn!(app_id = self.app_id, %error, "cannot send SIGTERM");
-        }
-        match tokio::time::timeout(grace, self.child.wait()).await {
+        let deadline = Instant::now() + grace;
+        self.signal_group(Signal::SIGTERM);
+        let status = match tokio::time::timeout_at(deadline, self.child.wait()).await {
             Ok(Ok(status)) => Some(status),
-            _ => {
-                tracing::warn!(
-                    app_id = self.app_id,
-                    grace_seconds = grace.as_secs(),
-                    "app did not stop in time, killing it"
-                );
-                if let Some(group) = self.group {
-                    let _ = killpg(group, Signal::SIGKILL);
-                }
-                self.child.wait().await.ok()
+            _ => None,
+        };
+        while self.group_is_alive() && Instant::now() < deadline {
+            tokio::time::sleep(GROUP_POLL).await;
+        }
+        if status.is_none() || self.group_is_alive() {
+            tracing::warn!(
+                app_id = self.app_id,
+                grace_seconds = grace.as_secs(),
+                "app did not stop in time, killing its process group"
+            );
+            self.signal_group(Signal::SIGKILL);
+        }
+        match status {
+            Some(status) => Some(status),
+            None => self.child.wait().await.ok(),
+        }
+    }
+
+    /// Sends `signal` to the process group; a group that is already gone is fine.
+    fn signal_group(&self, signal: Signal) {
+        let Some(group) = self.group else {
+            return;
+        };
+        match killpg(group, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(error) => {
+                tracing::warn!(app_id = self.app_id, %signal, %error, "cannot signal the app")
             }
         }
+    }
+
+    /// Whether any process of the group still exists (signal 0 probes without signalling).
+    fn group_is_alive(&self) -> bool {
+        self.group.is_some_and(|group| killpg(group, None).is_ok())
     }
 }
 
@@ -133,5 +158,40 @@ async fn prefix_lines(stream: impl AsyncRead + Unpin, app_id: String, is_stderr:
         } else {
             println!("== APP - {app_id} == {line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_ends_what_an_exited_app_left_running_so_its_output_closes() {
+        let tasks = TaskTracker::new();
+        let command: Vec<String> = ["sh", "-c", "sleep 1000 & exit 0"].map(String::from).into();
+        let env = BTreeMap::new();
+        let launch = Launch {
+            app_id: "leaver",
+            command: &command,
+            dir: Path::new("."),
+            env: &env,
+            app_port: None,
+            sidecar: SocketAddr::from(([127, 0, 0, 1], 50001)),
+        };
+        let mut process = AppProcess::start(&launch, &tasks).unwrap();
+        assert!(process.wait().await.unwrap().success(), "sh exits at once");
+        tasks.close();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), tasks.wait())
+                .await
+                .is_err(),
+            "the sleep it left behind still holds its stdout"
+        );
+
+        process.stop(Duration::from_secs(2)).await;
+
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("the output ends once the group is gone");
     }
 }

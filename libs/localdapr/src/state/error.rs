@@ -1,6 +1,9 @@
 //! State failures, and the status codes daprd answers for them (reference §5.2).
 
-use tonic::Status;
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::db::DbError;
 
@@ -25,6 +28,10 @@ pub(super) enum StateError {
     UnsupportedOperation(String),
     #[error("outbox projection for key {0} has no upsert of the same key in the transaction")]
     OrphanProjection(String),
+    #[error("state store does not support querying")]
+    QueryNotSupported,
+    #[error("outbox pubsub {pubsub} of state store {store} is not found")]
+    OutboxPubsubNotFound { store: String, pubsub: String },
     #[error("database failure: {0}")]
     Db(#[from] DbError),
 }
@@ -53,6 +60,19 @@ impl StateError {
                 "failed {verb} state in state store {store}: {other}"
             )),
         }
+    }
+
+    /// The status daprd answers for `QueryStateAlpha1`, with the `google.rpc.ErrorInfo` its
+    /// kit errors carry (reference §5.2; the reasons are those of daprd's source).
+    pub(super) fn into_query_status(self) -> Status {
+        let (code, reason) = match &self {
+            Self::NotConfigured => (Code::FailedPrecondition, "DAPR_STATE_NOT_CONFIGURED"),
+            Self::StoreNotFound(_) => (Code::InvalidArgument, "DAPR_STATE_NOT_FOUND"),
+            Self::QueryNotSupported => (Code::Internal, "DAPR_STATE_QUERYING_NOT_SUPPORTED"),
+            _ => (Code::Internal, "DAPR_STATE_QUERY_FAILED"),
+        };
+        let details = ErrorDetails::with_error_info(reason, "dapr.io", HashMap::new());
+        Status::with_error_details(code, self.to_string(), details)
     }
 
     /// The status daprd answers for any failure inside `ExecuteStateTransaction`.

@@ -15,6 +15,7 @@ use tonic::Status;
 
 use crate::{
     app::AppInstanceHandle,
+    components::ComponentKind,
     db::{DbError, now_millis},
     pubsub::PubSub,
     runtime::Runtime,
@@ -258,7 +259,7 @@ pub(crate) async fn save_state(
         .db
         .call(move |c| {
             for (key, item) in items {
-                let tx = c.transaction()?;
+                let tx = crate::db::write_transaction(c)?;
                 upsert(&tx, &name, &key, &item, now_millis())?;
                 tx.commit()?;
             }
@@ -282,7 +283,7 @@ pub(crate) async fn delete_state(
     runtime
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
+            let tx = crate::db::write_transaction(c)?;
             delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
             tx.commit()?;
             Ok::<_, StateError>(())
@@ -310,7 +311,7 @@ pub(crate) async fn delete_bulk_state(
         .db
         .call(move |c| {
             for (key, etag) in items {
-                let tx = c.transaction()?;
+                let tx = crate::db::write_transaction(c)?;
                 delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
                 tx.commit()?;
             }
@@ -318,6 +319,18 @@ pub(crate) async fn delete_bulk_state(
         })
         .await
         .map_err(status)
+}
+
+/// `QueryStateAlpha1`: Dapr's `state.sqlite` has no query support (no `QUERY_API`
+/// capability), so daprd answers a query on it `Internal` after finding the store (§5.2,
+/// §5.3); localdapr does the same.
+pub(crate) fn query_state(
+    runtime: &Arc<Runtime>,
+    app_id: &str,
+    request: &dapr::QueryStateRequest,
+) -> Result<dapr::QueryStateResponse, Status> {
+    Store::resolve(runtime, app_id, &request.store_name).map_err(StateError::into_query_status)?;
+    Err(StateError::QueryNotSupported.into_query_status())
 }
 
 /// One validated operation of a transaction.
@@ -373,36 +386,71 @@ pub(crate) async fn execute_transaction(
         }
         None => Vec::new(),
     };
+    if let (Some(outbox), false) = (&outbox, messages.is_empty()) {
+        // daprd fails the transaction when it cannot publish to the outbox pubsub; appending
+        // to a pubsub nobody can subscribe to would lose the events silently.
+        let visible = runtime
+            .resources
+            .component_for(app.app_id(), &outbox.pubsub)
+            .is_some_and(|c| c.kind == ComponentKind::PubsubInMemory);
+        if !visible {
+            tracing::warn!(
+                app_id = app.app_id(),
+                store = store.name(),
+                pubsub = outbox.pubsub,
+                "outbox pubsub not found; transaction refused"
+            );
+            return Err(StateError::OutboxPubsubNotFound {
+                store: store.name(),
+                pubsub: outbox.pubsub.clone(),
+            }
+            .into_transaction_status());
+        }
+    }
     let name = store.name();
-    let appended = messages.clone();
-    runtime
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let now = now_millis();
-            for operation in &operations {
-                match operation {
-                    Operation::Upsert { key, item } => upsert(&tx, &name, key, item, now)?,
-                    Operation::Delete { key, etag } => delete(&tx, &name, key, etag.as_ref(), now)?,
+    let owner = runtime.clone();
+    // The commit and the wake-up of the outbox topic's workers run as a task of the runtime:
+    // a client giving up on the call cannot leave committed events undelivered until the
+    // workers' next poll.
+    let commit = async move {
+        let topics: Vec<(String, String)> = messages
+            .iter()
+            .map(|m| (m.pubsub.clone(), m.topic.clone()))
+            .collect();
+        owner
+            .db
+            .call(move |c| {
+                let tx = crate::db::write_transaction(c)?;
+                let now = now_millis();
+                for operation in &operations {
+                    match operation {
+                        Operation::Upsert { key, item } => upsert(&tx, &name, key, item, now)?,
+                        Operation::Delete { key, etag } => {
+                            delete(&tx, &name, key, etag.as_ref(), now)?;
+                        }
+                    }
                 }
-            }
-            for message in &appended {
-                PubSub::append_in_transaction(&tx, message)?;
-            }
-            tx.commit()?;
-            Ok::<_, StateError>(())
-        })
+                for message in &messages {
+                    PubSub::append_in_transaction(&tx, message)?;
+                }
+                tx.commit()?;
+                Ok::<_, StateError>(())
+            })
+            .await?;
+        for (pubsub, topic) in topics {
+            owner.pubsub.notify_published(&pubsub, &topic);
+        }
+        Ok::<_, StateError>(())
+    };
+    runtime
+        .run_to_completion(commit)
         .await
+        .map_err(|e| StateError::Db(DbError::Task(e)))
+        .and_then(|committed| committed)
         .map_err(|e| {
             tracing::debug!(app_id = app.app_id(), error = %e, "state transaction failed");
             e.into_transaction_status()
-        })?;
-    for message in &messages {
-        runtime
-            .pubsub
-            .notify_published(&message.pubsub, &message.topic);
-    }
-    Ok(())
+        })
 }
 
 /// Deletes expired rows now and then; reads already hide them.

@@ -169,3 +169,75 @@ fn dapr_kit_raw_subscription(
         .insert("rawPayload".into(), "true".into());
     subscription
 }
+
+/// The messages on `topic` in the log, and the failed attempts recorded against them.
+async fn logged(dapr: &TestDapr, topic: &'static str) -> (i64, i64) {
+    dapr.dapr
+        .runtime()
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(p.attempts), 0) FROM pubsub_messages m
+                 LEFT JOIN pubsub_pending p ON p.seq = m.seq WHERE m.topic = ?1",
+                [topic],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(localdapr::db::DbError::from)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn s2_3_a_delivery_failing_during_shutdown_stays_pending_and_skips_the_dead_letter_topic() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    // No resiliency policy and a dead-letter topic: outside shutdown, one failure dead-letters.
+    let failing = ScriptedApp::new(
+        vec![subscription("pubsub", "draining", "draining-dlq")],
+        |_| {
+            Answer::ErrorAfter(
+                Duration::from_millis(300),
+                tonic::Status::unavailable("shutting down"),
+            )
+        },
+    );
+    dapr.app_with_routes(AppSpec::new("sub", None), failing.routes())
+        .await;
+    let mut publisher = dapr.client("api").await.official().await;
+    publisher
+        .publish_event(publish_request("draining", b"in flight", ""))
+        .await
+        .unwrap();
+    failing.wait_for(1, "the event is handed to the app").await;
+
+    // The app fails the event while the runtime drains.
+    dapr.dapr.drain().await;
+    assert_eq!(failing.calls().len(), 1);
+    assert_eq!(
+        logged(&dapr, "draining").await,
+        (1, 0),
+        "the event is still pending, its attempt not even counted"
+    );
+    assert_eq!(
+        logged(&dapr, "draining-dlq").await,
+        (0, 0),
+        "nothing reached the dead-letter topic"
+    );
+
+    let dapr = dapr.restart().await;
+    let succeeding = ScriptedApp::new(
+        vec![
+            subscription("pubsub", "draining", "draining-dlq"),
+            subscription("pubsub", "draining-dlq", ""),
+        ],
+        |_| Answer::Status(TopicEventResponseStatus::Success as i32),
+    );
+    dapr.app_with_routes(AppSpec::new("sub", None), succeeding.routes())
+        .await;
+    succeeding
+        .wait_for(1, "the event is delivered again after the restart")
+        .await;
+    assert_eq!(succeeding.calls()[0].request.topic, "draining");
+    assert_eq!(succeeding.calls()[0].request.data, b"in flight");
+    assert_eq!(logged(&dapr, "draining-dlq").await, (0, 0));
+}

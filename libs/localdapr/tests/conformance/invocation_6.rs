@@ -213,3 +213,39 @@ async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
         status.message()
     );
 }
+
+#[tokio::test]
+async fn s2_6_a_call_to_an_app_that_is_connected_but_unhealthy_is_internal() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let callback = no_callbacks();
+    let mut spec = AppSpec::new("echo", None);
+    spec.health_check = Some(localdapr::HealthCheckSpec {
+        interval: std::time::Duration::from_millis(50),
+        timeout: std::time::Duration::from_millis(500),
+        threshold: 1,
+    });
+    let echo = dapr
+        .app_serving(spec, callback.clone(), |routes| {
+            routes.add_service(task_service_server::TaskServiceServer::new(EchoTasks));
+        })
+        .await;
+    let caller = dapr.client("caller").await;
+    callback.set_healthy(false);
+    crate::support::wait_until(
+        "the sidecar sees the app unhealthy",
+        std::time::Duration::from_secs(10),
+        || async { !echo.sidecar.app.is_healthy() },
+    )
+    .await;
+    let mut tasks = todo::task_service_client::TaskServiceClient::new(
+        caller.client.app_channel("echo").unwrap(),
+    );
+    let status = tasks
+        .get_task(todo::GetTaskRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Internal, "app is not in a healthy state")
+    );
+}

@@ -19,3 +19,4 @@ mod pubsub_2_3;
 mod resiliency_7_5;
 mod sidecar_8_11;
 mod state_5;
+mod subscriptions_7_4;

@@ -3,8 +3,9 @@
 //! failed transaction publishes nothing.
 
 use dapr_kit::{
-    AppCallbackService, Etag, JobHandlers, StateOperation, Subscription, Subscriptions,
+    AppCallbackService, DaprError, JobHandlers, StateOperation, Subscription, Subscriptions,
 };
+use tonic::Code;
 
 use crate::{
     subscribers::Received,
@@ -88,9 +89,21 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let received = subscriber(&dapr).await;
     let api = dapr.client("todo-api").await;
-    let stale = Etag::new("not-the-current-etag");
     api.client
         .save_state("statestore", "bucket-1", b"v1".to_vec(), None)
+        .await
+        .unwrap();
+    // A well-formed etag that was current once: a mismatch, not an invalid etag.
+    let stale = api
+        .client
+        .get_state("statestore", "bucket-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .etag
+        .unwrap();
+    api.client
+        .save_state("statestore", "bucket-1", b"v2".to_vec(), None)
         .await
         .unwrap();
     let failed = api
@@ -98,17 +111,22 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
         .transact(
             "statestore",
             vec![
-                StateOperation::upsert("bucket-1", b"v2".to_vec()).with_etag(Some(&stale)),
+                StateOperation::upsert("bucket-1", b"v3".to_vec()).with_etag(Some(&stale)),
                 StateOperation::outbox_projection("bucket-1", br#""failed""#.to_vec()),
             ],
         )
-        .await;
-    assert!(failed.is_err());
+        .await
+        .unwrap_err();
+    let DaprError::Call { status, .. } = &failed else {
+        panic!("the sidecar answered: {failed:?}");
+    };
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(status.message().contains("etag mismatch"), "{status:?}");
     api.client
         .transact(
             "statestore",
             vec![
-                StateOperation::upsert("bucket-1", b"v3".to_vec()),
+                StateOperation::upsert("bucket-1", b"v4".to_vec()),
                 StateOperation::outbox_projection("bucket-1", br#""committed""#.to_vec()),
             ],
         )
@@ -122,4 +140,76 @@ async fn s5_4_a_failed_transaction_publishes_nothing() {
         [r#""committed""#],
         "the failed transaction published nothing"
     );
+}
+
+/// Stores whose outbox pubsub the app cannot use: missing, or scoped to another app.
+const UNUSABLE_OUTBOXES: &str = r#"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: orphan-outbox
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: outboxPublishPubsub
+      value: nowhere
+    - name: outboxPublishTopic
+      value: task-events
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: scoped-outbox
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: outboxPublishPubsub
+      value: pubsub-private
+    - name: outboxPublishTopic
+      value: task-events
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub-private
+spec:
+  type: pubsub.in-memory
+  version: v1
+scopes:
+  - someone-else
+"#;
+
+#[tokio::test]
+async fn s5_4_a_transaction_fails_when_its_outbox_pubsub_is_not_usable() {
+    let dapr = TestDapr::start(&format!("{COMPONENTS}{UNUSABLE_OUTBOXES}")).await;
+    let api = dapr.client("todo-api").await;
+    for store in ["orphan-outbox", "scoped-outbox"] {
+        let failed = api
+            .client
+            .transact(
+                store,
+                vec![StateOperation::upsert("bucket-1", b"v1".to_vec())],
+            )
+            .await
+            .unwrap_err();
+        let DaprError::Call { status, .. } = &failed else {
+            panic!("store {store}: the sidecar answered: {failed:?}");
+        };
+        assert_eq!(status.code(), Code::Internal, "store {store}: {status:?}");
+        assert!(
+            status.message().contains("outbox pubsub"),
+            "store {store}: {status:?}"
+        );
+        assert!(
+            api.client
+                .get_state(store, "bucket-1")
+                .await
+                .unwrap()
+                .is_none(),
+            "store {store}: nothing was written"
+        );
+    }
 }

@@ -71,6 +71,11 @@ async fn s4_1_publish_status_codes_and_reasons() {
     bad_ttl
         .metadata
         .insert("ttlInSeconds".into(), "soon".into());
+    // Far beyond the last date a timestamp can hold: refused, not a panic in the sidecar.
+    let mut huge_ttl = request("pubsub", "t");
+    huge_ttl
+        .metadata
+        .insert("ttlInSeconds".into(), "9000000000000".into());
     let cases = [
         (
             "empty pubsub name",
@@ -105,6 +110,12 @@ async fn s4_1_publish_status_codes_and_reasons() {
         (
             "bad ttlInSeconds",
             bad_ttl,
+            Code::InvalidArgument,
+            "DAPR_PUBSUB_METADATA_DESERIALIZATION",
+        ),
+        (
+            "ttlInSeconds out of range",
+            huge_ttl,
             Code::InvalidArgument,
             "DAPR_PUBSUB_METADATA_DESERIALIZATION",
         ),

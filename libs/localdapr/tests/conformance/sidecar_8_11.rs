@@ -8,8 +8,11 @@ use dapr::dapr::proto::runtime::v1::{
 };
 use localdapr::AppSpec;
 use tonic::{Code, Request};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
-use crate::support::{COMPONENTS, TestDapr, wait_until};
+use crate::support::{COMPONENTS, TestDapr, no_callbacks, wait_until};
 
 #[tokio::test]
 async fn s8_2_a_sidecar_with_an_api_token_refuses_calls_without_it() {
@@ -34,6 +37,52 @@ async fn s8_2_a_sidecar_with_an_api_token_refuses_calls_without_it() {
         anonymous.get_metadata(request).await.unwrap_err().code(),
         Code::Unauthenticated
     );
+}
+
+#[tokio::test]
+async fn s8_2_health_calls_through_a_guarded_sidecar_need_its_token_too() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let mut target = AppSpec::new("echo", None);
+    target.app_api_token = Some("echo-app-token".into());
+    dapr.app_serving(target, no_callbacks(), |routes| {
+        routes.add_service(health);
+    })
+    .await;
+    let mut spec = AppSpec::new("guarded", None);
+    spec.api_token = Some("sidecar-secret".into());
+    let caller = dapr.client_with(spec).await;
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", caller.sidecar_address()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut client = HealthClient::new(channel);
+    let check = |token: Option<&str>| {
+        let mut request = Request::new(HealthCheckRequest::default());
+        request
+            .metadata_mut()
+            .insert("dapr-app-id", "echo".parse().unwrap());
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("dapr-api-token", token.parse().unwrap());
+        }
+        request
+    };
+    let refused = client.check(check(None)).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::Unauthenticated,
+        "no token, no proxying to the app (which would get its own token): {refused:?}"
+    );
+    let proxied = client
+        .check(check(Some("sidecar-secret")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proxied.status, ServingStatus::Serving as i32);
 }
 
 #[tokio::test]

@@ -7,10 +7,11 @@ use dapr::dapr::proto::{
     common::v1::{Etag, StateItem, StateOptions, state_options::StateConcurrency},
     runtime::v1::{
         DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateRequest, GetStateRequest,
-        SaveStateRequest, TransactionalStateOperation,
+        QueryStateRequest, SaveStateRequest, TransactionalStateOperation,
     },
 };
 use tonic::Code;
+use tonic_types::StatusExt;
 
 use crate::support::{COMPONENTS, TestDapr, wait_until};
 
@@ -491,5 +492,52 @@ async fn s5_2_key_prefix_modes_decide_which_apps_share_keys() {
             .into_inner()
             .data;
         assert_eq!(!seen.is_empty(), shared, "keyPrefix of store {store}");
+    }
+}
+
+#[tokio::test]
+async fn s5_3_queries_answer_as_daprd_does_for_a_store_without_query_support() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let mut client = dapr.client("a").await.official().await;
+    let query = |store: &str| QueryStateRequest {
+        store_name: store.into(),
+        query: r#"{"filter": {"EQ": {"status": "open"}}}"#.into(),
+        metadata: HashMap::new(),
+    };
+    let only_pubsub =
+        "kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
+    let bare = TestDapr::start(only_pubsub).await;
+    let mut bare_client = bare.client("a").await.official().await;
+    let cases = [
+        (
+            "state.sqlite cannot query",
+            client.query_state_alpha1(query("statestore")).await,
+            Code::Internal,
+            "DAPR_STATE_QUERYING_NOT_SUPPORTED",
+        ),
+        (
+            "unknown store",
+            client.query_state_alpha1(query("nope")).await,
+            Code::InvalidArgument,
+            "DAPR_STATE_NOT_FOUND",
+        ),
+        (
+            "no state store",
+            bare_client.query_state_alpha1(query("statestore")).await,
+            Code::FailedPrecondition,
+            "DAPR_STATE_NOT_CONFIGURED",
+        ),
+    ];
+    for (case, answer, code, reason) in cases {
+        let status = answer.unwrap_err();
+        assert_eq!(status.code(), code, "case: {case}: {status:?}");
+        let info = status
+            .get_details_error_info()
+            .unwrap_or_else(|| panic!("case {case}: no ErrorInfo"));
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            (reason, "dapr.io"),
+            "case: {case}"
+        );
     }
 }

@@ -79,6 +79,8 @@ pub enum Answer {
     Status(i32),
     /// Fails the call with this gRPC status.
     Error(Status),
+    /// Fails the call with this gRPC status after a pause.
+    ErrorAfter(Duration, Status),
     /// Never answers.
     Hang,
 }
@@ -189,6 +191,10 @@ impl AppCallback for ScriptedApp {
         match answer {
             Answer::Status(status) => Ok(Response::new(dapr::TopicEventResponse { status })),
             Answer::Error(status) => Err(status),
+            Answer::ErrorAfter(pause, status) => {
+                tokio::time::sleep(pause).await;
+                Err(status)
+            }
             Answer::Hang => std::future::pending().await,
         }
     }
