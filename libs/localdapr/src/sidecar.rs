@@ -170,6 +170,18 @@ impl SidecarApi {
     fn app_id(&self) -> &str {
         self.app.app_id()
     }
+
+    /// Runs a state call, records it under daprd's state metrics, and wraps its answer.
+    async fn measured<T>(
+        &self,
+        store: &str,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<Response<T>, Status> {
+        crate::state::metrics::measured(&self.runtime, self.app_id(), store, operation, call)
+            .await
+            .map(Response::new)
+    }
 }
 
 #[tonic::async_trait]
@@ -179,15 +191,8 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetStateRequest>,
     ) -> Result<Response<dapr::GetStateResponse>, Status> {
         let store = request.get_ref().store_name.clone();
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "get",
-            crate::state::get_state(&self.runtime, self.app_id(), request.into_inner()),
-        )
-        .await
-        .map(Response::new)
+        let call = crate::state::get_state(&self.runtime, self.app_id(), request.into_inner());
+        self.measured(&store, "get", call).await
     }
 
     async fn get_bulk_state(
@@ -195,15 +200,8 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::GetBulkStateRequest>,
     ) -> Result<Response<dapr::GetBulkStateResponse>, Status> {
         let store = request.get_ref().store_name.clone();
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "get_bulk",
-            crate::state::get_bulk_state(&self.runtime, self.app_id(), request.into_inner()),
-        )
-        .await
-        .map(Response::new)
+        let call = crate::state::get_bulk_state(&self.runtime, self.app_id(), request.into_inner());
+        self.measured(&store, "get_bulk", call).await
     }
 
     async fn save_state(
@@ -211,15 +209,8 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::SaveStateRequest>,
     ) -> Result<Response<()>, Status> {
         let store = request.get_ref().store_name.clone();
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "set",
-            crate::state::save_state(&self.runtime, self.app_id(), request.into_inner()),
-        )
-        .await
-        .map(Response::new)
+        let call = crate::state::save_state(&self.runtime, self.app_id(), request.into_inner());
+        self.measured(&store, "set", call).await
     }
 
     async fn query_state_alpha1(
@@ -235,15 +226,8 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::DeleteStateRequest>,
     ) -> Result<Response<()>, Status> {
         let store = request.get_ref().store_name.clone();
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "delete",
-            crate::state::delete_state(&self.runtime, self.app_id(), request.into_inner()),
-        )
-        .await
-        .map(Response::new)
+        let call = crate::state::delete_state(&self.runtime, self.app_id(), request.into_inner());
+        self.measured(&store, "delete", call).await
     }
 
     async fn delete_bulk_state(
@@ -251,15 +235,9 @@ impl dapr_server::Dapr for SidecarApi {
         request: Request<dapr::DeleteBulkStateRequest>,
     ) -> Result<Response<()>, Status> {
         let store = request.get_ref().store_name.clone();
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "delete_bulk",
-            crate::state::delete_bulk_state(&self.runtime, self.app_id(), request.into_inner()),
-        )
-        .await
-        .map(Response::new)
+        let call =
+            crate::state::delete_bulk_state(&self.runtime, self.app_id(), request.into_inner());
+        self.measured(&store, "delete_bulk", call).await
     }
 
     async fn execute_state_transaction(
@@ -274,15 +252,7 @@ impl dapr_server::Dapr for SidecarApi {
             request.into_inner(),
             trace,
         );
-        crate::state::metrics::measured(
-            &self.runtime,
-            self.app_id(),
-            &store,
-            "transaction",
-            transaction,
-        )
-        .await
-        .map(Response::new)
+        self.measured(&store, "transaction", transaction).await
     }
 
     async fn publish_event(
