@@ -2,23 +2,36 @@
 //! "Startup and shutdown"): telemetry → configuration (exit 64 when unusable) → bind the app and
 //! admin ports → serve until SIGTERM or SIGINT → flush telemetry → exit 0 (1 if serving failed).
 
-use std::{
-    fmt::{Debug, Display},
-    future::Future,
-    net::SocketAddr,
-    pin::Pin,
-    process::ExitCode,
-};
+use std::{fmt::Debug, future::Future, net::SocketAddr, pin::Pin, process::ExitCode};
 
-use crate::runner::{AppListeners, shutdown_signal};
+use crate::{
+    config::ConfigError,
+    runner::{AppListeners, shutdown_signal},
+};
 
 /// Exit code for unusable configuration (`EX_USAGE`), before anything is bound.
 pub const EXIT_BAD_CONFIG: u8 = 64;
 
-/// The two addresses a service binds.
-pub trait ServiceAddresses {
+/// A service's configuration: read from the environment (or a map, in tests), and the two
+/// addresses the service binds.
+pub trait ServiceConfig: Sized + Debug {
+    /// Reads the configuration through `lookup`, so tests pass a map.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used, named with its value.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError>;
+
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// As [`ServiceConfig::from_lookup`].
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
     /// The app port: gRPC for daprd (and the public, for the gateway).
     fn app_address(&self) -> SocketAddr;
+
     /// The admin port: metrics and probes.
     fn admin_address(&self) -> SocketAddr;
 }
@@ -26,16 +39,11 @@ pub trait ServiceAddresses {
 /// The future that resolves when the service should stop.
 pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs a service: `load` reads its configuration, `serve` serves it on the bound listeners until
-/// the shutdown future resolves.
-pub async fn service_main<C, E, S, F, R>(
-    service: &'static str,
-    load: impl FnOnce() -> Result<C, E>,
-    serve: S,
-) -> ExitCode
+/// Runs a service: reads its configuration from the environment, and `serve`s it on the bound
+/// listeners until the shutdown future resolves.
+pub async fn service_main<C, S, F, R>(service: &'static str, serve: S) -> ExitCode
 where
-    C: ServiceAddresses + Debug,
-    E: Display,
+    C: ServiceConfig,
     S: FnOnce(C, AppListeners, Shutdown) -> F,
     F: Future<Output = Result<(), R>>,
     R: std::error::Error,
@@ -49,7 +57,7 @@ where
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let config = match load() {
+    let config = match C::from_env() {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(%error, "unusable configuration");

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use dapr_kit::{
-    DaprConfig,
+    DaprConfig, ServiceConfig,
     config::{ConfigError, Env},
 };
 use http::HeaderValue;
@@ -154,7 +154,7 @@ pub struct Config {
     pub shutdown_delay: Duration,
 }
 
-impl dapr_kit::ServiceAddresses for Config {
+impl ServiceConfig for Config {
     fn app_address(&self) -> SocketAddr {
         self.app_address
     }
@@ -162,22 +162,8 @@ impl dapr_kit::ServiceAddresses for Config {
     fn admin_address(&self) -> SocketAddr {
         self.admin_address
     }
-}
 
-impl Config {
-    /// Reads the configuration from the process environment.
-    ///
-    /// # Errors
-    /// The first variable whose value cannot be used, named with its value.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `lookup`, so tests pass a map.
-    ///
-    /// # Errors
-    /// The first variable whose value cannot be used, named with its value.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(lookup);
         let text = |name: &str, default: &str| env.text(name, default);
         let seconds = |variable, default| env.seconds(variable, default);

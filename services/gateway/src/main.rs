@@ -6,5 +6,5 @@ use gateway::{Config, server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dapr_kit::service_main("gateway", Config::from_env, server::run).await
+    dapr_kit::service_main::<Config, _, _, _>("gateway", server::run).await
 }

@@ -6,5 +6,5 @@ use todo_api::{Config, server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dapr_kit::service_main("todo-api", Config::from_env, server::run).await
+    dapr_kit::service_main::<Config, _, _, _>("todo-api", server::run).await
 }

@@ -1,5 +1,6 @@
 //! Startup fails with a message that says what to fix when the signing key is unusable.
 
+use dapr_kit::ServiceConfig;
 use std::{collections::HashMap, time::Duration};
 
 use localdapr::{

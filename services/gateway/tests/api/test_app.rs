@@ -3,6 +3,7 @@
 //! app id `gateway`, with a built frontend in a temporary directory. Helpers sign users up and
 //! build clients that carry their access tokens.
 
+use dapr_kit::ServiceConfig;
 use std::{
     collections::HashMap,
     net::SocketAddr,

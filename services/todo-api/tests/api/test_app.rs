@@ -1,6 +1,7 @@
 //! `spawn_app`: localdapr with the suite's components, todo-api on port 0 behind its sidecar,
 //! and typed clients for callers.
 
+use dapr_kit::ServiceConfig;
 use std::{collections::HashMap, time::Duration};
 
 use dapr_kit::{AppChannel, AppListeners, DaprClient};
