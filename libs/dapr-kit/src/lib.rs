@@ -10,7 +10,8 @@
 //! - [`config`]: where the sidecar is and which tokens guard each direction.
 //! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
 //!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
-//! - [`service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush).
+//! - [`mod@service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush),
+//!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
 //! - [`metrics`]: event and job handling metrics.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in

@@ -1,36 +1,23 @@
 //! Every knob of the gateway, read from the environment once and validated before anything
 //! binds. The signing key is not here: it comes from the Dapr secret store at startup.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use dapr_kit::{
-    DaprConfig, ServiceConfig,
+    ServiceConfig, ServiceSettings,
     config::{ConfigError, Env},
+    service_main::{
+        DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
+        ENV_SECRET_STORE, ENV_STATE_STORE,
+    },
 };
 use http::HeaderValue;
 
 use crate::sign_in_limiter::SignInLimits;
 
-/// The public port: gRPC, gRPC-web, reflection, health, `/healthz` and the frontend.
-pub const ENV_APP_PORT: &str = "APP_PORT";
-/// Default for [`ENV_APP_PORT`].
+/// Default for [`dapr_kit::service_main::ENV_APP_PORT`], the public port: gRPC, gRPC-web, reflection, health, `/healthz`
+/// and the frontend.
 pub const DEFAULT_APP_PORT: u16 = 8080;
-/// The admin port: `/metrics`, `/healthz`, `/readyz`.
-pub const ENV_ADMIN_PORT: &str = "TODO_ADMIN_PORT";
-/// Default for [`ENV_ADMIN_PORT`].
-pub const DEFAULT_ADMIN_PORT: u16 = todo_telemetry::DEFAULT_ADMIN_PORT;
-/// The Dapr state store holding accounts and refresh tokens.
-pub const ENV_STATE_STORE: &str = "TODO_STATE_STORE";
-/// Default for [`ENV_STATE_STORE`].
-pub const DEFAULT_STATE_STORE: &str = "statestore";
-/// The Dapr secret store holding the suite's keys.
-pub const ENV_SECRET_STORE: &str = "TODO_SECRET_STORE";
-/// Default for [`ENV_SECRET_STORE`].
-pub const DEFAULT_SECRET_STORE: &str = "secretstore";
-/// The secret (in that store) holding `jwt-signing-key`.
-pub const ENV_SECRET_NAME: &str = "TODO_SECRET_NAME";
-/// Default for [`ENV_SECRET_NAME`].
-pub const DEFAULT_SECRET_NAME: &str = "todo-suite";
 /// The directory of the built frontend.
 pub const ENV_FRONTEND_DIR: &str = "TODO_FRONTEND_DIR";
 /// Default for [`ENV_FRONTEND_DIR`], relative to the working directory.
@@ -92,16 +79,6 @@ pub const DEFAULT_NOTIFICATION_APP_ID: &str = "notification";
 pub const ENV_SYNC_APP_ID: &str = "TODO_SYNC_APP_ID";
 /// Default for [`ENV_SYNC_APP_ID`].
 pub const DEFAULT_SYNC_APP_ID: &str = "sync";
-/// How long in-flight calls may take to finish after SIGTERM.
-pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
-/// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-/// How long to keep serving after reporting not ready, so load balancers stop routing here
-/// before the port closes (Kubernetes sets 5; 0 locally).
-pub const ENV_SHUTDOWN_DELAY_SECONDS: &str = "TODO_SHUTDOWN_DELAY_SECONDS";
-/// Default for [`ENV_SHUTDOWN_DELAY_SECONDS`].
-pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
-
 /// The Dapr app ids the gateway forwards to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamApps {
@@ -118,12 +95,8 @@ pub struct UpstreamApps {
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the public port listens (0.0.0.0: the Ingress reaches it in a pod).
-    pub app_address: SocketAddr,
-    /// Where the admin endpoints listen.
-    pub admin_address: SocketAddr,
-    /// The sidecar and its tokens.
-    pub dapr: DaprConfig,
+    /// Ports, sidecar and drain, as every service reads them.
+    pub settings: ServiceSettings,
     /// The state store of accounts and refresh tokens.
     pub state_store: String,
     /// The secret store.
@@ -148,19 +121,11 @@ pub struct Config {
     pub forward_deadline: Duration,
     /// Where forwarded calls go.
     pub upstreams: UpstreamApps,
-    /// The drain period.
-    pub shutdown_grace: Duration,
-    /// How long to keep serving after reporting not ready.
-    pub shutdown_delay: Duration,
 }
 
 impl ServiceConfig for Config {
-    fn app_address(&self) -> SocketAddr {
-        self.app_address
-    }
-
-    fn admin_address(&self) -> SocketAddr {
-        self.admin_address
+    fn settings(&self) -> &ServiceSettings {
+        &self.settings
     }
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -169,9 +134,7 @@ impl ServiceConfig for Config {
         let seconds = |variable, default| env.seconds(variable, default);
         let count = |variable, default| env.count(variable, default);
         Ok(Self {
-            app_address: env.listen_address(ENV_APP_PORT, DEFAULT_APP_PORT)?,
-            admin_address: env.listen_address(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
-            dapr: DaprConfig::from_lookup(env.lookup())?,
+            settings: ServiceSettings::read(&env, DEFAULT_APP_PORT)?,
             state_store: text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
             secret_store: text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
             secret_name: text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
@@ -204,9 +167,6 @@ impl ServiceConfig for Config {
                 notification: text(ENV_NOTIFICATION_APP_ID, DEFAULT_NOTIFICATION_APP_ID),
                 sync: text(ENV_SYNC_APP_ID, DEFAULT_SYNC_APP_ID),
             },
-            shutdown_grace: seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
-            shutdown_delay: env
-                .seconds_or_zero(ENV_SHUTDOWN_DELAY_SECONDS, DEFAULT_SHUTDOWN_DELAY)?,
         })
     }
 }
@@ -244,6 +204,8 @@ fn cors_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
 mod tests {
     use std::collections::HashMap;
 
+    use dapr_kit::service_main::{ENV_ADMIN_PORT, ENV_APP_PORT, ENV_SHUTDOWN_GRACE_SECONDS};
+
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -257,8 +219,8 @@ mod tests {
     #[test]
     fn defaults_work_under_localdapr() {
         let config = config(&[]).unwrap();
-        assert_eq!(config.app_address.port(), 8080);
-        assert_eq!(config.admin_address.port(), 9464);
+        assert_eq!(config.settings.app_address.port(), 8080);
+        assert_eq!(config.settings.admin_address.port(), 9464);
         assert_eq!(config.state_store, "statestore");
         assert_eq!(config.secret_store, "secretstore");
         assert_eq!(config.secret_name, "todo-suite");

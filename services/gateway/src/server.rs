@@ -96,7 +96,7 @@ pub async fn run(
     listeners: AppListeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let dapr = DaprClient::connect(&config.dapr).await?;
+    let dapr = DaprClient::connect(&config.settings.dapr).await?;
     let signing_key = signing_key(&dapr, &config).await?;
     crate::metrics::describe();
     let access_tokens = AccessTokens::new(&signing_key, config.access_token_ttl);
@@ -135,8 +135,8 @@ pub async fn run(
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
         .grpc_web()
         .http_routes(edge::routes(config.frontend_dir.clone()))
-        .shutdown_grace(config.shutdown_grace)
-        .shutdown_delay(config.shutdown_delay)
+        .shutdown_grace(config.settings.shutdown_grace)
+        .shutdown_delay(config.settings.shutdown_delay)
         .notify_shutdown(shutting_down);
     if let Some(cors) = edge::cors(&config.cors_origins) {
         server = server.cors(cors);

@@ -1,76 +1,39 @@
 //! Every knob of todo-api, read from the environment once and validated before anything binds.
 
-use std::{net::SocketAddr, time::Duration};
-
 use dapr_kit::{
-    DaprConfig, ServiceConfig, TrustedCallers,
+    ServiceConfig, ServiceSettings, TrustedCallers,
     config::{ConfigError, Env},
+    service_main::{
+        DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
+        ENV_SECRET_STORE, ENV_STATE_STORE,
+    },
 };
 
-/// The gRPC port daprd calls (`dapr run` sets it).
-pub const ENV_APP_PORT: &str = "APP_PORT";
-/// Default for [`ENV_APP_PORT`].
+/// Default for [`dapr_kit::service_main::ENV_APP_PORT`], the gRPC port daprd calls.
 pub const DEFAULT_APP_PORT: u16 = 7001;
-/// The admin port: `/metrics`, `/healthz`, `/readyz`.
-pub const ENV_ADMIN_PORT: &str = "TODO_ADMIN_PORT";
-/// Default for [`ENV_ADMIN_PORT`].
-pub const DEFAULT_ADMIN_PORT: u16 = todo_telemetry::DEFAULT_ADMIN_PORT;
-/// The Dapr state store holding the task buckets.
-pub const ENV_STATE_STORE: &str = "TODO_STATE_STORE";
-/// Default for [`ENV_STATE_STORE`].
-pub const DEFAULT_STATE_STORE: &str = "statestore";
 /// The app ids allowed to act for users, comma-separated.
 pub const ENV_TRUSTED_CALLERS: &str = "TODO_TRUSTED_CALLERS";
 /// Default for [`ENV_TRUSTED_CALLERS`].
 pub const DEFAULT_TRUSTED_CALLERS: &str = "gateway,recurring";
-/// The Dapr secret store holding the suite's keys.
-pub const ENV_SECRET_STORE: &str = "TODO_SECRET_STORE";
-/// Default for [`ENV_SECRET_STORE`].
-pub const DEFAULT_SECRET_STORE: &str = "secretstore";
-/// The secret (in that store) holding `page-token-key`.
-pub const ENV_SECRET_NAME: &str = "TODO_SECRET_NAME";
-/// Default for [`ENV_SECRET_NAME`].
-pub const DEFAULT_SECRET_NAME: &str = "todo-suite";
-/// How long in-flight calls may take to finish after SIGTERM.
-pub const ENV_SHUTDOWN_GRACE_SECONDS: &str = "TODO_SHUTDOWN_GRACE_SECONDS";
-/// Default for [`ENV_SHUTDOWN_GRACE_SECONDS`].
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-/// How long to keep serving after reporting not ready, so load balancers stop routing here
-/// before the port closes (Kubernetes sets 5; 0 locally).
-pub const ENV_SHUTDOWN_DELAY_SECONDS: &str = "TODO_SHUTDOWN_DELAY_SECONDS";
-/// Default for [`ENV_SHUTDOWN_DELAY_SECONDS`].
-pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
 
 /// todo-api's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the gRPC API listens (0.0.0.0, so daprd can reach it in a pod).
-    pub app_address: SocketAddr,
-    /// Where the admin endpoints listen.
-    pub admin_address: SocketAddr,
-    /// The sidecar and its tokens.
-    pub dapr: DaprConfig,
+    /// Ports, sidecar and drain, as every service reads them.
+    pub settings: ServiceSettings,
     /// The state store of the task buckets.
     pub state_store: String,
     /// Who may act for users.
     pub trusted_callers: TrustedCallers,
     /// The secret store.
     pub secret_store: String,
-    /// The secret with the page-token key.
+    /// The secret with `page-token-key`.
     pub secret_name: String,
-    /// The drain period.
-    pub shutdown_grace: Duration,
-    /// How long to keep serving after reporting not ready.
-    pub shutdown_delay: Duration,
 }
 
 impl ServiceConfig for Config {
-    fn app_address(&self) -> SocketAddr {
-        self.app_address
-    }
-
-    fn admin_address(&self) -> SocketAddr {
-        self.admin_address
+    fn settings(&self) -> &ServiceSettings {
+        &self.settings
     }
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -82,16 +45,11 @@ impl ServiceConfig for Config {
             reason: "names no app".into(),
         })?;
         Ok(Self {
-            app_address: env.listen_address(ENV_APP_PORT, DEFAULT_APP_PORT)?,
-            admin_address: env.listen_address(ENV_ADMIN_PORT, DEFAULT_ADMIN_PORT)?,
-            dapr: DaprConfig::from_lookup(env.lookup())?,
+            settings: ServiceSettings::read(&env, DEFAULT_APP_PORT)?,
             state_store: env.text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
             trusted_callers,
             secret_store: env.text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
             secret_name: env.text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
-            shutdown_grace: env.seconds(ENV_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE)?,
-            shutdown_delay: env
-                .seconds_or_zero(ENV_SHUTDOWN_DELAY_SECONDS, DEFAULT_SHUTDOWN_DELAY)?,
         })
     }
 }
@@ -99,6 +57,8 @@ impl ServiceConfig for Config {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use dapr_kit::service_main::{ENV_ADMIN_PORT, ENV_APP_PORT, ENV_SHUTDOWN_GRACE_SECONDS};
 
     use super::*;
 
@@ -113,8 +73,8 @@ mod tests {
     #[test]
     fn defaults_work_under_localdapr() {
         let config = config(&[]).unwrap();
-        assert_eq!(config.app_address.port(), DEFAULT_APP_PORT);
-        assert_eq!(config.admin_address.port(), 9464);
+        assert_eq!(config.settings.app_address.port(), DEFAULT_APP_PORT);
+        assert_eq!(config.settings.admin_address.port(), 9464);
         assert_eq!(config.state_store, "statestore");
         assert_eq!(config.trusted_callers.app_ids(), ["gateway", "recurring"]);
     }

@@ -58,15 +58,15 @@ pub async fn run(
     listeners: AppListeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    if config.dapr.app_api_token.is_none() {
+    if config.settings.dapr.app_api_token.is_none() {
         // Without it, anyone who can reach the app port can claim to be the gateway.
         tracing::warn!(
-            app = %config.app_address,
+            app = %config.settings.app_address,
             "no APP_API_TOKEN: calls are not checked as coming from the sidecar; set it (Helm does) \
              or listen on 127.0.0.1 (TODO_LISTEN_HOST)"
         );
     }
-    let dapr = DaprClient::connect(&config.dapr).await?;
+    let dapr = DaprClient::connect(&config.settings.dapr).await?;
     let page_tokens = page_token_key(&dapr, &config).await?;
     crate::metrics::describe();
     let tasks = Tasks::new(
@@ -81,9 +81,9 @@ pub async fn run(
             JobHandlers::new(),
         ))
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
-        .app_token(config.dapr.app_api_token.clone())
-        .shutdown_grace(config.shutdown_grace)
-        .shutdown_delay(config.shutdown_delay)
+        .app_token(config.settings.dapr.app_api_token.clone())
+        .shutdown_grace(config.settings.shutdown_grace)
+        .shutdown_delay(config.settings.shutdown_delay)
         .run(listeners, shutdown)
         .await?;
     Ok(())
