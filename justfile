@@ -27,13 +27,14 @@ build:
 fmt:
     cargo fmt --all
 
-# Runs every linter: rustfmt, clippy, buf lint and breaking, shellcheck, actionlint.
+# Runs every linter: rustfmt, clippy, rustdoc, buf lint and breaking, shellcheck, actionlint.
 lint: lint-rust lint-proto lint-scripts
 
-# Checks formatting and runs clippy with warnings as errors.
+# Checks formatting, and runs clippy and rustdoc (broken doc links) with warnings as errors.
 lint-rust:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 
 # Lints proto/todo with buf (proto/dapr mirrors Dapr and is excluded) and checks for breaking changes.
 lint-proto: node-tools

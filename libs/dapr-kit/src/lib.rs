@@ -35,4 +35,4 @@ pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
 pub use config::DaprConfig;
 pub use error::DaprError;
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
-pub use service_main::{ServiceConfig, service_main};
+pub use service_main::{ServiceConfig, ServiceSettings, service_main};

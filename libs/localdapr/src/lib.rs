@@ -5,11 +5,11 @@
 //!
 //! - [`runtime`]: [`LocalDapr`] — one database, the components, and a sidecar per app instance.
 //! - [`sidecar`]: the `Dapr` service of one app, its API token, and connecting the app.
-//! - [`state`]: state stores, transactions and the outbox (§5).
+//! - `state`: state stores, transactions and the outbox (§5).
 //! - [`pubsub`]: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
 //! - [`jobs`]: the job scheduler (§3).
-//! - [`proxy`]: service invocation in proxy mode (§6).
-//! - [`secrets`], [`metadata`]: the local file secret store and `GetMetadata` (§11).
+//! - `proxy`: service invocation in proxy mode (§6).
+//! - `secrets`, `metadata`: the local file secret store and `GetMetadata` (§11).
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
