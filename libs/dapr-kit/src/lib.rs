@@ -13,6 +13,7 @@
 //! - [`mod@service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush),
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
 //! - [`metrics`]: event and job handling metrics.
+//! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
@@ -23,6 +24,7 @@ pub mod client;
 pub mod config;
 mod error;
 pub mod metrics;
+pub mod net;
 pub mod runner;
 pub mod service_main;
 

@@ -248,19 +248,14 @@ impl AppServer {
         let app_address = listeners.app.local_addr().ok();
         let admin_address = listeners.admin.local_addr().ok();
         let app_stop = stop.clone().cancelled_owned();
-        servers.spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listeners.app, service)
-                .with_graceful_shutdown(app_stop)
-                .await;
-            ("app", served)
-        });
+        servers
+            .spawn(async move { ("app", crate::net::serve(listeners.app, app, app_stop).await) });
         let admin = todo_telemetry::admin_router(metrics, readiness.clone());
         let admin_stop = stop.clone().cancelled_owned();
         servers.spawn(async move {
             (
                 "admin",
-                todo_telemetry::serve_admin(listeners.admin, admin, admin_stop).await,
+                crate::net::serve(listeners.admin, admin, admin_stop).await,
             )
         });
         readiness.set_ready(true);

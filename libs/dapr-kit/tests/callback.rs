@@ -78,7 +78,11 @@ async fn serve(app: AppCallbackService, token: Option<&str>) -> SocketAddr {
         .into_routes()
         .into_axum_router()
         .layer(AppTokenLayer::new(token.map(SecretString::from)));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(dapr_kit::net::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
     address
 }
 

@@ -19,7 +19,6 @@ use todo_proto::{
     todo::v1::{self as todo, task_service_server},
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
 /// What the fake sidecar saw and holds.
@@ -206,7 +205,7 @@ async fn start_fake(listener: TcpListener, fake: FakeSidecar) {
     let router = Server::builder()
         .add_service(dapr_server::DaprServer::new(fake))
         .add_service(task_service_server::TaskServiceServer::new(EchoTasks));
-    tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
+    tokio::spawn(router.serve_with_incoming(dapr_kit::net::incoming(listener)));
 }
 
 async fn connected(fake: FakeSidecar) -> (DaprClient, SocketAddr) {

@@ -27,7 +27,6 @@ use todo_proto::dapr::proto::runtime::v1::{
     dapr_client::DaprClient,
 };
 use tokio::{net::TcpListener, time::Instant};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
 /// A job name and when the app received its trigger.
@@ -208,7 +207,7 @@ async fn run(jobs: usize) {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(AppCallbackServer::new(receipts.clone()))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(dapr_kit::net::incoming(listener)),
     );
     let sidecar = dapr
         .add_app(AppSpec::new("bench", Some(app_port)))

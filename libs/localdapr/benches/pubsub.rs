@@ -21,7 +21,6 @@ use todo_proto::dapr::proto::runtime::v1::{
     TopicEventRequest, app_callback_client::AppCallbackClient,
 };
 use tokio::{net::TcpListener, sync::mpsc};
-use tokio_stream::wrappers::TcpListenerStream;
 
 const COMPONENTS: &str = r#"
 apiVersion: dapr.io/v1alpha1
@@ -167,7 +166,7 @@ async fn serve_app(callback: AppCallbackService) -> std::net::SocketAddr {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_routes(callback.into_routes())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(dapr_kit::net::incoming(listener)),
     );
     address
 }

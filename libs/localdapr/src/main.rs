@@ -175,7 +175,7 @@ async fn serve_metrics(port: u16) {
             let router = todo_telemetry::admin_router(handle, readiness);
             tracing::info!(%address, "serving metrics");
             // Lives as long as the process: it stops when main returns.
-            tokio::spawn(todo_telemetry::serve_admin(
+            tokio::spawn(dapr_kit::net::serve(
                 listener,
                 router,
                 std::future::pending(),

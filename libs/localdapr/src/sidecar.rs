@@ -78,9 +78,7 @@ pub(crate) fn serve(
     let router = router.layer(dapr_kit::callback::AppTokenLayer::everywhere(token));
     let app_id = app.app_id().to_string();
     runtime.tasks.spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let served = dapr_kit::net::serve(listener, router, stop.cancelled_owned()).await;
         if let Err(error) = served {
             tracing::error!(app_id, %error, "sidecar server failed");
         }

@@ -13,7 +13,6 @@ use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient as OfficialClient;
 use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscriptions};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::RoutesBuilder, transport::Channel};
 
@@ -186,7 +185,7 @@ impl TestDapr {
         let router = tonic::transport::Server::builder()
             .add_routes(routes)
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
+                dapr_kit::net::incoming(listener),
                 stop.clone().cancelled_owned(),
             );
         tokio::spawn(router);

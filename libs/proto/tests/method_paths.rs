@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
 use dapr::dapr::proto::runtime::v1 as theirs;
@@ -90,7 +89,9 @@ async fn serve_markers() -> SocketAddr {
         )
         .add_service(ours::app_callback_alpha_server::AppCallbackAlphaServer::new(Marker))
         .add_service(ours::dapr_server::DaprServer::new(Marker));
-    tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
+    tokio::spawn(router.serve_with_incoming(
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+    ));
     address
 }
 

@@ -2,8 +2,9 @@
 //!
 //! It runs on its own listener, apart from the gRPC app port, so scrapes and probes never compete
 //! with API traffic and metrics are never exposed on the API. (9090 belongs to the Dapr sidecar.)
+//! This module builds the router; `dapr-kit`'s `net::serve` serves it, like every other server,
+//! with `TCP_NODELAY` on each connection.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -68,24 +69,6 @@ pub fn admin_router(handle: PrometheusHandle, readiness: Readiness) -> Router {
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
-///
-/// # Errors
-///
-/// Returns the I/O error that stopped the server.
-pub async fn serve_admin(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "admin server listening");
-    }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 async fn render_metrics(State(state): State<AdminState>) -> impl IntoResponse {
     // Rendering does not fold new histogram samples into buckets; upkeep does.
     state.metrics.run_upkeep();
@@ -111,7 +94,6 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
 mod tests {
     use axum::body::Body;
     use http_body_util::BodyExt as _;
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tower::ServiceExt as _;
 
     use super::*;
@@ -190,37 +172,5 @@ mod tests {
     async fn unknown_paths_are_not_found() {
         let router = test_router(Readiness::new());
         assert_eq!(get_path(&router, "/debug").await.0, StatusCode::NOT_FOUND);
-    }
-
-    #[tokio::test]
-    async fn serve_admin_answers_on_a_real_socket_and_stops_on_shutdown() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_admin(
-            listener,
-            test_router(Readiness::new()),
-            async {
-                // A dropped sender also means stop.
-                stopped.await.ok();
-            },
-        ));
-
-        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-        assert!(response.ends_with("\r\n\r\nok"), "{response}");
-
-        stop.send(()).unwrap();
-        let served = tokio::time::timeout(std::time::Duration::from_secs(10), server)
-            .await
-            .expect("the server stops within the deadline")
-            .unwrap();
-        assert!(served.is_ok(), "{served:?}");
     }
 }

@@ -31,7 +31,7 @@ pub mod propagation;
 pub mod subscriber;
 
 pub use self::metrics::install_recorder;
-pub use admin::{DEFAULT_ADMIN_PORT, Readiness, admin_router, serve_admin};
+pub use admin::{DEFAULT_ADMIN_PORT, Readiness, admin_router};
 pub use config::{LogFormat, TelemetryConfig};
 pub use error::TelemetryError;
 pub use error_chain::error_chain;

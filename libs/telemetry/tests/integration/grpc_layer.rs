@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::serve::ListenerExt as _;
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -10,7 +11,6 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use todo_telemetry::{GrpcTelemetryLayer, TraceContextInterceptor};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -61,9 +61,12 @@ async fn spawn_tonic_server() -> TestServer {
         tonic::transport::Server::builder()
             .layer(GrpcTelemetryLayer::new())
             .add_service(health_service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                stopped.await.ok();
-            })
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    stopped.await.ok();
+                },
+            )
             .await
             .map_err(|error| error.to_string())
     });
@@ -83,12 +86,19 @@ async fn spawn_axum_server() -> TestServer {
         .layer(GrpcTelemetryLayer::new());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                stopped.await.ok();
-            })
-            .await
-            .map_err(|error| error.to_string())
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "dapr_kit::net::serve sits above this crate; the accepted sockets get nodelay"
+        )]
+        axum::serve(
+            listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap()),
+            router,
+        )
+        .with_graceful_shutdown(async {
+            stopped.await.ok();
+        })
+        .await
+        .map_err(|error| error.to_string())
     });
     TestServer {
         address,

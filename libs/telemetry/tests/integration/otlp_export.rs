@@ -10,7 +10,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use tokio_stream::wrappers::TcpListenerStream;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::{DEADLINE, wait_until};
@@ -73,9 +72,12 @@ async fn spans_are_exported_over_otlp_grpc_with_the_service_name() {
     let collector_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                stopped.await.ok();
-            }),
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    stopped.await.ok();
+                },
+            ),
     );
 
     let provider =
