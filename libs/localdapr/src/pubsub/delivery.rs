@@ -24,7 +24,7 @@ use tokio::{task::JoinSet, time::Instant};
 use tonic::Code;
 
 use super::{
-    InFlightGuard,
+    InFlightGuard, PubSub,
     log::{self, PendingMessage},
     metrics::{self, ProcessStatus},
     subscriptions::{Group, Member},
@@ -33,7 +33,6 @@ use super::{
 use crate::{
     components::RetryPolicy,
     db::{DbError, now_millis},
-    runtime::Runtime,
 };
 
 /// Deliveries one group runs at once (distinct keys, or unkeyed messages).
@@ -50,15 +49,14 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 const DB_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Starts the worker of `group`; it runs until the runtime shuts down.
-pub fn spawn_worker(runtime: &Arc<Runtime>, group: Arc<Group>) {
-    let worker_runtime = runtime.clone();
-    runtime.tasks.spawn(run_worker(worker_runtime, group));
+pub fn spawn_worker(engine: &Arc<PubSub>, group: Arc<Group>) {
+    engine.tasks.spawn(run_worker(engine.clone(), group));
 }
 
-async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
+async fn run_worker(engine: Arc<PubSub>, group: Arc<Group>) {
     let mut deliveries: JoinSet<()> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
-    let mut draining = runtime.pubsub.draining.subscribe();
+    let mut draining = engine.draining.subscribe();
     loop {
         if group.is_retired() {
             break;
@@ -71,7 +69,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                 let limit = MAX_IN_FLIGHT_PER_GROUP - in_flight.len();
                 let group_id = group.id;
                 let now = now_millis();
-                let due = runtime
+                let due = engine
                     .db
                     .call(move |c| Ok::<_, DbError>(log::due(c, group_id, now, &exclude, limit)?))
                     .await;
@@ -81,8 +79,8 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                         for pending in due.messages {
                             // Counted before draining is checked, so `drain` either waits for
                             // this delivery or the delivery sees the drain and never starts.
-                            let guard = runtime.pubsub.in_flight_guard();
-                            if runtime.pubsub.is_draining() {
+                            let guard = engine.in_flight_guard();
+                            if engine.is_draining() {
                                 break;
                             }
                             let Some(member) = group.pick() else {
@@ -91,7 +89,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                             };
                             let seq = pending.seq;
                             let handle = deliveries.spawn(deliver(
-                                runtime.clone(),
+                                engine.clone(),
                                 group.clone(),
                                 member,
                                 pending,
@@ -125,7 +123,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
             }
         };
         tokio::select! {
-            () = runtime.shutdown.cancelled() => break,
+            () = engine.tasks.shutdown.cancelled() => break,
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
                 finish(&mut in_flight, done);
                 while let Some(done) = deliveries.try_join_next_with_id() {
@@ -133,7 +131,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                 }
             }
             () = group.wake.notified() => {}
-            () = runtime.apps.changed() => {}
+            () = engine.apps.changed() => {}
             () = sleep => {}
             _ = draining.changed(), if !is_draining => {}
         }
@@ -171,14 +169,14 @@ enum Attempt {
 }
 
 async fn deliver(
-    runtime: Arc<Runtime>,
+    engine: Arc<PubSub>,
     group: Arc<Group>,
     member: Member,
     pending: PendingMessage,
     _in_flight: InFlightGuard,
 ) {
     let attempt = attempt(&group, &member, &pending).await;
-    settle(&runtime, &group, &member, pending, attempt).await;
+    settle(&engine, &group, &member, pending, attempt).await;
 }
 
 async fn attempt(group: &Group, member: &Member, pending: &PendingMessage) -> Attempt {
@@ -280,7 +278,7 @@ fn after_failure(
 }
 
 async fn settle(
-    runtime: &Arc<Runtime>,
+    engine: &PubSub,
     group: &Group,
     member: &Member,
     pending: PendingMessage,
@@ -296,7 +294,7 @@ async fn settle(
     let dead_letter_topic = member.subscription.dead_letter_topic.clone();
     let event_seq = seq;
     if let Attempt::Failed(reason) = &attempt
-        && runtime.pubsub.is_draining()
+        && engine.is_draining()
     {
         // daprd never NACKs into the dead-letter topic while shutting down (reference §2.3):
         // the message stays pending as it was and is delivered again after a restart.
@@ -359,7 +357,7 @@ async fn settle(
             }
         },
         Attempt::Failed(reason) => {
-            let policy = runtime.resources.resiliency.inbound_retry(&app_id, &pubsub);
+            let policy = engine.resources.resiliency.inbound_retry(&app_id, &pubsub);
             let failed_attempts = pending.attempts.saturating_add(1);
             match after_failure(policy, failed_attempts, dead_letter_topic.is_some()) {
                 AfterFailure::RetryAfter { delay, attempts } => {
@@ -396,7 +394,7 @@ async fn settle(
         _ => None,
     };
     let message = pending.message;
-    let written = runtime
+    let written = engine
         .db
         .call(move |c| {
             match write {
@@ -412,9 +410,7 @@ async fn settle(
     match written {
         Ok(()) => {
             if let Some(dead_letter_topic) = notify_topic {
-                runtime
-                    .pubsub
-                    .notify_published(&group.pubsub, &dead_letter_topic);
+                engine.notify_published(&group.pubsub, &dead_letter_topic);
             }
         }
         // The message stays pending as it was: it will be delivered again.
