@@ -9,11 +9,18 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::{AppInstanceHandle, AppRegistry},
     components::{AppInstance, ResourceError, Resources},
-    db::{Db, DbError},
+    db::{Db, DbError, Migration},
     jobs::Scheduler,
     pubsub::PubSub,
     sidecar,
 };
+
+/// The tables of each module that keeps any, applied in this order when the database opens.
+const MIGRATIONS: &[Migration] = &[
+    crate::state::MIGRATION,
+    crate::pubsub::MIGRATION,
+    crate::jobs::MIGRATION,
+];
 
 /// How often the database's WAL is checkpointed, off the request path ([`Db::checkpoint`]).
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
@@ -256,7 +263,7 @@ impl LocalDapr {
     pub async fn start(config: LocalDaprConfig) -> Result<Self, StartError> {
         // Opening runs SQLite and the migrations: blocking work, off the async threads.
         let data_dir = config.data_dir.clone();
-        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir))
+        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir, MIGRATIONS))
             .await
             .map_err(DbError::Task)??;
         let owner = TaskOwner::default();

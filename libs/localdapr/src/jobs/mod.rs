@@ -54,13 +54,21 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tracing::Instrument;
 
-use crate::{app::AppRegistry, db::Db, runtime::TaskOwner};
+use crate::{
+    app::AppRegistry,
+    db::{Db, Migration},
+    runtime::TaskOwner,
+};
 use spec::{FailurePolicy, JobPlan, SpecError};
 use store::StoredJob;
 use table::JobTable;
 
 /// The jobs table.
-pub(crate) const SCHEMA: &str = store::SCHEMA;
+pub(crate) const MIGRATION: Migration = Migration {
+    module: "jobs",
+    schema: store::SCHEMA,
+    upgrade: None,
+};
 
 /// A job's identity: the app that scheduled it and its name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -42,7 +42,7 @@ use tonic::Status;
 use crate::{
     app::{AppInstanceHandle, AppRegistry},
     components::Resources,
-    db::{Db, DbError, now_millis},
+    db::{Db, DbError, Migration, now_millis},
     runtime::TaskOwner,
     sidecar::TraceHeaders,
 };
@@ -50,7 +50,12 @@ use log::StoredMessage;
 use publish::{Publication, PublishError};
 use subscriptions::Registry;
 
-pub(crate) use log::{SCHEMA, migrate};
+/// The log's tables, and the upgrade of those an older localdapr created.
+pub(crate) const MIGRATION: Migration = Migration {
+    module: "pubsub",
+    schema: log::SCHEMA,
+    upgrade: Some(log::migrate),
+};
 
 /// How long a message nobody still needs is kept, so a new group with `initialOffset: oldest`
 /// finds recent history (a Kafka topic's retention, shortened for a laptop).
