@@ -7,7 +7,8 @@
 //! - [`log`]: the SQLite log — messages, consumer groups, pending deliveries.
 //! - [`subscriptions`]: `ListTopicSubscriptions`, consumer groups and their members (§2.2, §4.4).
 //! - [`routing`]: CEL routes over `event` (§2.2).
-//! - `delivery`: one worker per group, the §2.3 response table, retries and dead letters.
+//! - `delivery`: one worker per group, the §2.3 response table, retries and dead letters;
+//!   `settlement`: that table as a pure decision.
 //! - [`topic_event`]: the `TopicEventRequest` and gRPC metadata a subscriber receives (§2.3),
 //!   with `data` re-encoded by [`go_json`] as Go's `encoding/json` does.
 //! - [`topic_access`]: scopes, `allowedTopics` and `protectedTopics`.
@@ -24,6 +25,7 @@ pub mod log;
 pub mod metrics;
 pub mod publish;
 pub mod routing;
+mod settlement;
 pub mod subscriptions;
 pub mod topic_access;
 pub mod topic_event;
