@@ -6,6 +6,9 @@
 //! writers anyway, and a local runtime does not need more. A second connection only
 //! checkpoints the WAL ([`Db::checkpoint`]), so no request waits for that fsync. The data
 //! directory is locked to one process (`localdapr.lock`).
+//!
+//! Each module owns its tables: it describes them in a [`Migration`], and whoever opens the
+//! database ([`LocalDapr::start`](crate::LocalDapr::start)) passes the list to [`Db::open`].
 
 use std::{
     fs::{File, OpenOptions},
@@ -59,12 +62,35 @@ pub enum DbError {
     Task(#[source] tokio::task::JoinError),
 }
 
-/// The schema of each module, applied in order at open. Each module owns its tables.
-const SCHEMAS: &[(&str, &str)] = &[
-    ("state", crate::state::SCHEMA),
-    ("pubsub", crate::pubsub::SCHEMA),
-    ("jobs", crate::jobs::SCHEMA),
-];
+/// Brings a database written by an older localdapr up to a module's schema, keeping its data;
+/// `now` (milliseconds since the Unix epoch) stamps rows that need a time.
+pub type Upgrade = fn(connection: &mut Connection, now: i64) -> rusqlite::Result<()>;
+
+/// One module's tables: created at every open if missing, then upgraded if they are older.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// The module that owns the tables, named in the log when they cannot be set up.
+    pub module: &'static str,
+    /// `CREATE TABLE IF NOT EXISTS …` statements: a no-op on a database that has them.
+    pub schema: &'static str,
+    /// Run after `schema`, for tables an older localdapr created with fewer columns.
+    pub upgrade: Option<Upgrade>,
+}
+
+impl Migration {
+    /// Applies the schema, then the upgrade.
+    fn apply(&self, connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
+        connection.execute_batch(self.schema).inspect_err(
+            |e| tracing::error!(module = self.module, error = %e, "cannot apply schema"),
+        )?;
+        if let Some(upgrade) = self.upgrade {
+            upgrade(connection, now).inspect_err(
+                |e| tracing::error!(module = self.module, error = %e, "cannot migrate the schema"),
+            )?;
+        }
+        Ok(())
+    }
+}
 
 /// WAL pages after which a commit checkpoints the WAL itself. Checkpoints normally run on
 /// their own connection ([`Db::checkpoint`]); this only bounds the WAL if they fall behind.
@@ -86,12 +112,12 @@ pub struct Db {
 
 impl Db {
     /// Locks `data_dir` for this process, then opens (creating if needed) `localdapr.db` under
-    /// it and applies the schemas. Blocking: call it off the async threads.
+    /// it and applies `migrations` in order. Blocking: call it off the async threads.
     ///
     /// # Errors
     /// [`DbError::InUse`] when another process holds the directory; otherwise when the
     /// directory or database cannot be created or migrated.
-    pub fn open(data_dir: &Path) -> Result<Self, DbError> {
+    pub fn open(data_dir: &Path, migrations: &[Migration]) -> Result<Self, DbError> {
         std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
             path: data_dir.to_path_buf(),
             source,
@@ -106,16 +132,9 @@ impl Db {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        for (module, schema) in SCHEMAS {
-            connection.execute_batch(schema).map_err(|e| {
-                tracing::error!(module, error = %e, "cannot apply schema");
-                e
-            })?;
+        for migration in migrations {
+            migration.apply(&mut connection, now_millis())?;
         }
-        crate::pubsub::migrate(&mut connection, now_millis()).map_err(|e| {
-            tracing::error!(module = "pubsub", error = %e, "cannot migrate the schema");
-            e
-        })?;
         let checkpointer = Connection::open(&path)?;
         checkpointer.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Self {
@@ -230,7 +249,7 @@ mod tests {
     #[tokio::test]
     async fn reopening_the_same_directory_keeps_the_data() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), &[]).unwrap();
         db.call(|c| {
             c.execute("CREATE TABLE t (v TEXT)", [])?;
             c.execute("INSERT INTO t VALUES ('kept')", [])?;
@@ -239,7 +258,7 @@ mod tests {
         .await
         .unwrap();
         drop(db);
-        let reopened = Db::open(dir.path()).unwrap();
+        let reopened = Db::open(dir.path(), &[]).unwrap();
         let value: String = reopened
             .call(|c| Ok::<_, DbError>(c.query_row("SELECT v FROM t", [], |r| r.get(0))?))
             .await
@@ -247,11 +266,35 @@ mod tests {
         assert_eq!(value, "kept");
     }
 
+    #[tokio::test]
+    async fn open_applies_each_schema_then_its_upgrade_at_every_open() {
+        fn stamp(connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
+            connection.execute("INSERT INTO t VALUES (?1)", [now])?;
+            Ok(())
+        }
+        let migrations = [Migration {
+            module: "test",
+            schema: "CREATE TABLE IF NOT EXISTS t (stamped_at INTEGER NOT NULL)",
+            upgrade: Some(stamp),
+        }];
+        let dir = tempfile::tempdir().unwrap();
+        Db::open(dir.path(), &migrations).unwrap().release_lock();
+        let reopened = Db::open(dir.path(), &migrations).unwrap();
+        let rows: i64 = reopened
+            .call(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows, 2,
+            "the table is kept and the upgrade runs at each open"
+        );
+    }
+
     #[test]
     fn a_second_open_of_a_locked_directory_fails_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let first = Db::open(dir.path()).unwrap();
-        let second = Db::open(dir.path()).unwrap_err();
+        let first = Db::open(dir.path(), &[]).unwrap();
+        let second = Db::open(dir.path(), &[]).unwrap_err();
         assert!(matches!(second, DbError::InUse { .. }), "{second:?}");
         assert!(
             second
@@ -260,13 +303,13 @@ mod tests {
             "{second}"
         );
         first.release_lock();
-        Db::open(dir.path()).expect("the released directory opens again");
+        Db::open(dir.path(), &[]).expect("the released directory opens again");
     }
 
     #[tokio::test]
     async fn a_panic_inside_a_transaction_leaves_the_database_usable() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), &[]).unwrap();
         db.call(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (v TEXT)")?))
             .await
             .unwrap();

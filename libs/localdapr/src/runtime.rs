@@ -1,7 +1,7 @@
 //! [`LocalDapr`]: one runtime (database, components, pub/sub engine, job scheduler) serving a
 //! sidecar per app instance. Tests start it in-process; the `localdapr` binary wraps it.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -9,11 +9,18 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::{AppInstanceHandle, AppRegistry},
     components::{AppInstance, ResourceError, Resources},
-    db::{Db, DbError},
+    db::{Db, DbError, Migration},
     jobs::Scheduler,
     pubsub::PubSub,
     sidecar,
 };
+
+/// The tables of each module that keeps any, applied in this order when the database opens.
+const MIGRATIONS: &[Migration] = &[
+    crate::state::MIGRATION,
+    crate::pubsub::MIGRATION,
+    crate::jobs::MIGRATION,
+];
 
 /// How often the database's WAL is checkpointed, off the request path ([`Db::checkpoint`]).
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
@@ -21,19 +28,21 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// How long shutdown waits for deliveries in flight, as daprd does (reference §2.3).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The state every sidecar of this runtime shares.
+/// The state every sidecar of this runtime shares. The runtime builds the pub/sub engine and
+/// the scheduler with the parts they use (database, resources, apps, task owner); they hold
+/// no reference back to it.
 #[derive(Debug)]
 pub struct Runtime {
     /// The database.
     pub db: Db,
     /// The components and resiliency policies.
-    pub resources: Resources,
+    pub resources: Arc<Resources>,
     /// The app instances.
-    pub apps: AppRegistry,
+    pub apps: Arc<AppRegistry>,
     /// The pub/sub engine.
-    pub pubsub: PubSub,
+    pub pubsub: Arc<PubSub>,
     /// The job scheduler.
-    pub jobs: Scheduler,
+    pub jobs: Arc<Scheduler>,
     /// Cancelled when the runtime shuts down; background loops watch it.
     pub shutdown: CancellationToken,
     /// Owns every background task, so shutdown can wait for them.
@@ -41,6 +50,39 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Runs `work` as a task the runtime owns and waits for its result (see
+    /// [`TaskOwner::run_to_completion`]).
+    ///
+    /// # Errors
+    /// When the task panicked.
+    pub(crate) async fn run_to_completion<T, F>(&self, work: F) -> Result<T, JoinError>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.tasks.spawn(work).await
+    }
+}
+
+/// The runtime's shutdown token and task tracker, handed to each part that runs background
+/// work, so every task it spawns is owned by the runtime and ended by its shutdown.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskOwner {
+    /// Cancelled when the runtime shuts down; background loops watch it.
+    pub(crate) shutdown: CancellationToken,
+    /// Tracks every task, so shutdown can wait for them.
+    tracker: TaskTracker,
+}
+
+impl TaskOwner {
+    /// Spawns `task`; shutdown waits for it.
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(task);
+    }
+
     /// Runs `work` as a task the runtime owns and waits for its result. A caller that is
     /// cancelled (a client giving up on its RPC drops the handler's future) no longer stops
     /// the work half way, e.g. between a database commit and the in-memory update or wake-up
@@ -53,7 +95,7 @@ impl Runtime {
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        self.tasks.spawn(work).await
+        self.tracker.spawn(work).await
     }
 }
 
@@ -221,22 +263,32 @@ impl LocalDapr {
     pub async fn start(config: LocalDaprConfig) -> Result<Self, StartError> {
         // Opening runs SQLite and the migrations: blocking work, off the async threads.
         let data_dir = config.data_dir.clone();
-        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir))
+        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir, MIGRATIONS))
             .await
             .map_err(DbError::Task)??;
+        let owner = TaskOwner::default();
+        let resources = Arc::new(config.resources);
+        let apps = Arc::new(AppRegistry::default());
+        let pubsub = Arc::new(PubSub::new(
+            db.clone(),
+            resources.clone(),
+            apps.clone(),
+            owner.clone(),
+        ));
+        let jobs = Arc::new(Scheduler::new(db.clone(), apps.clone(), owner.clone()));
         let runtime = Arc::new(Runtime {
-            pubsub: PubSub::new(db.clone()),
-            jobs: Scheduler::new(db.clone()),
+            pubsub,
+            jobs,
             db,
-            resources: config.resources,
-            apps: AppRegistry::default(),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            resources,
+            apps,
+            shutdown: owner.shutdown.clone(),
+            tasks: owner.tracker.clone(),
         });
         spawn_checkpoints(&runtime);
         crate::state::spawn_expiry_cleanup(&runtime);
-        runtime.pubsub.start(&runtime);
-        runtime.jobs.start(&runtime);
+        runtime.pubsub.start();
+        runtime.jobs.start();
         tracing::info!(data_dir = %config.data_dir.display(), "localdapr started");
         Ok(Self {
             runtime,

@@ -101,7 +101,7 @@ pub(crate) fn connect_app(
         }
         app.set_connected(false);
         runtime.apps.remove(&app);
-        runtime.pubsub.app_disconnected(&runtime, &app).await;
+        runtime.pubsub.app_disconnected(&app).await;
         tracing::info!(app_id = app.app_id(), "sidecar stopped");
     });
 }
@@ -121,7 +121,7 @@ async fn run_app_connection(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        if let Err(status) = runtime.pubsub.app_connected(runtime, app).await {
+        if let Err(status) = runtime.pubsub.app_connected(app).await {
             tracing::error!(app_id = app.app_id(), %status, "cannot read the app's subscriptions");
         }
     }
@@ -260,7 +260,7 @@ impl dapr_server::Dapr for SidecarApi {
         let trace = TraceHeaders::from_metadata(request.metadata());
         self.runtime
             .pubsub
-            .publish(&self.runtime, &self.app, request.into_inner(), trace)
+            .publish(&self.app, request.into_inner(), trace)
             .await
             .map(Response::new)
     }
@@ -279,7 +279,7 @@ impl dapr_server::Dapr for SidecarApi {
         let trace = TraceHeaders::from_metadata(request.metadata());
         self.runtime
             .pubsub
-            .bulk_publish(&self.runtime, &self.app, request.into_inner(), trace)
+            .bulk_publish(&self.app, request.into_inner(), trace)
             .await
             .map(Response::new)
     }
@@ -334,7 +334,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::ScheduleJobResponse>, Status> {
         self.runtime
             .jobs
-            .schedule(&self.runtime, self.app_id(), request.into_inner())
+            .schedule(self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -370,7 +370,7 @@ impl dapr_server::Dapr for SidecarApi {
     ) -> Result<Response<dapr::DeleteJobResponse>, Status> {
         self.runtime
             .jobs
-            .delete(&self.runtime, self.app_id(), request.into_inner())
+            .delete(self.app_id(), request.into_inner())
             .await
             .map(Response::new)
     }
@@ -382,7 +382,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
+            .delete_by_prefix(self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponseAlpha1 {}))
     }
@@ -394,7 +394,7 @@ impl dapr_server::Dapr for SidecarApi {
         let prefix = request.into_inner().name_prefix.unwrap_or_default();
         self.runtime
             .jobs
-            .delete_by_prefix(&self.runtime, self.app_id(), &prefix)
+            .delete_by_prefix(self.app_id(), &prefix)
             .await?;
         Ok(Response::new(dapr::DeleteJobsByPrefixResponse {}))
     }

@@ -54,13 +54,21 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tracing::Instrument;
 
-use crate::{db::Db, runtime::Runtime};
+use crate::{
+    app::AppRegistry,
+    db::{Db, Migration},
+    runtime::TaskOwner,
+};
 use spec::{FailurePolicy, JobPlan, SpecError};
 use store::StoredJob;
 use table::JobTable;
 
 /// The jobs table.
-pub(crate) const SCHEMA: &str = store::SCHEMA;
+pub(crate) const MIGRATION: Migration = Migration {
+    module: "jobs",
+    schema: store::SCHEMA,
+    upgrade: None,
+};
 
 /// A job's identity: the app that scheduled it and its name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,6 +109,10 @@ enum LoadState {
 #[derive(Debug)]
 pub struct Scheduler {
     db: Db,
+    /// The instances triggers go to.
+    apps: Arc<AppRegistry>,
+    /// Owns the trigger loop, each trigger in flight and each write; its shutdown ends them.
+    tasks: TaskOwner,
     /// Every job and the queue of waiting ones; never held across an await.
     table: Mutex<JobTable>,
     /// Serialises writes (API calls and trigger outcomes) so the database and the table agree.
@@ -116,10 +128,13 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler over `db`; nothing fires until [`Scheduler::start`].
-    pub fn new(db: Db) -> Self {
+    /// A scheduler over `db`, triggering the instances in `apps`; nothing fires until
+    /// [`Scheduler::start`].
+    pub(crate) fn new(db: Db, apps: Arc<AppRegistry>, tasks: TaskOwner) -> Self {
         Self {
             db,
+            apps,
+            tasks,
             table: Mutex::new(JobTable::default()),
             writes: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
@@ -130,11 +145,11 @@ impl Scheduler {
         }
     }
 
-    /// Starts the trigger loop (owned by `runtime.tasks`, ended by `runtime.shutdown`). It first
+    /// Starts the trigger loop (owned by the runtime's tasks, ended by its shutdown). It first
     /// reads the stored jobs; API calls wait for that.
-    pub fn start(&self, runtime: &Arc<Runtime>) {
+    pub fn start(self: &Arc<Self>) {
         metrics::describe();
-        runtime.tasks.spawn(timer::run(runtime.clone()));
+        self.tasks.spawn(timer::run(self.clone()));
     }
 
     /// Stops firing triggers (shutdown); triggers already sent finish.
@@ -219,20 +234,18 @@ impl Scheduler {
     /// schedule, an invalid name).
     #[tracing::instrument(skip_all, fields(app_id = %app_id, job = tracing::field::Empty))]
     pub async fn schedule(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app_id: &str,
         request: dapr::ScheduleJobRequest,
     ) -> Result<dapr::ScheduleJobResponse, Status> {
         let started = Instant::now();
-        let result = self.schedule_job(runtime, app_id, request).await;
+        let result = self.schedule_job(app_id, request).await;
         metrics::record_operation("schedule_job", result.is_ok(), started.elapsed());
         result.map(|()| dapr::ScheduleJobResponse {})
     }
 
     async fn schedule_job(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app_id: &str,
         request: dapr::ScheduleJobRequest,
     ) -> Result<(), Status> {
@@ -242,11 +255,11 @@ impl Scheduler {
         };
         tracing::Span::current().record("job", job.name.as_str());
         let plan = JobPlan::parse(&job, Utc::now()).map_err(SpecError::into_schedule_status)?;
-        let owner = runtime.clone();
+        let scheduler = self.clone();
         let app_id = app_id.to_string();
         let overwrite = request.overwrite;
-        let write = async move { owner.jobs.store_job(&app_id, job, plan, overwrite).await };
-        runtime
+        let write = async move { scheduler.store_job(&app_id, job, plan, overwrite).await };
+        self.tasks
             .run_to_completion(write.instrument(tracing::Span::current()))
             .await
             .map_err(|error| write_task_failed("schedule", &error))?
@@ -341,23 +354,17 @@ impl Scheduler {
     /// # Errors
     /// `InvalidArgument` for an empty name; `Internal` when the store fails.
     pub async fn delete(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app_id: &str,
         request: dapr::DeleteJobRequest,
     ) -> Result<dapr::DeleteJobResponse, Status> {
         let started = Instant::now();
-        let result = self.delete_job(runtime, app_id, request.name).await;
+        let result = self.delete_job(app_id, request.name).await;
         metrics::record_operation("delete_job", result.is_ok(), started.elapsed());
         result.map(|()| dapr::DeleteJobResponse {})
     }
 
-    async fn delete_job(
-        &self,
-        runtime: &Arc<Runtime>,
-        app_id: &str,
-        name: String,
-    ) -> Result<(), Status> {
+    async fn delete_job(self: &Arc<Self>, app_id: &str, name: String) -> Result<(), Status> {
         spec::check_name(&name).map_err(|error| Status::invalid_argument(error.to_string()))?;
         spec::check_scheduler_name(&name).map_err(|error| {
             Status::internal(format!(
@@ -365,12 +372,11 @@ impl Scheduler {
             ))
         })?;
         self.wait_loaded().await?;
-        let owner = runtime.clone();
+        let scheduler = self.clone();
         let app_id = app_id.to_string();
         // As in `store_job`: the deletion and the table must not be parted by a cancellation,
         // or a deleted job would keep firing.
         let write = async move {
-            let scheduler = &owner.jobs;
             let key = JobKey::new(&app_id, &name);
             let _writes = scheduler.writes.lock().await;
             scheduler
@@ -385,7 +391,7 @@ impl Scheduler {
             scheduler.wake.notify_one();
             Ok(())
         };
-        runtime
+        self.tasks
             .run_to_completion(write)
             .await
             .map_err(|error| write_task_failed("delete", &error))?
@@ -396,29 +402,26 @@ impl Scheduler {
     /// # Errors
     /// `Internal` on failure.
     pub async fn delete_by_prefix(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app_id: &str,
         prefix: &str,
     ) -> Result<(), Status> {
         let started = Instant::now();
-        let result = self.delete_jobs_by_prefix(runtime, app_id, prefix).await;
+        let result = self.delete_jobs_by_prefix(app_id, prefix).await;
         metrics::record_operation("delete_jobs_by_prefix", result.is_ok(), started.elapsed());
         result
     }
 
     async fn delete_jobs_by_prefix(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app_id: &str,
         prefix: &str,
     ) -> Result<(), Status> {
         self.wait_loaded().await?;
-        let owner = runtime.clone();
+        let scheduler = self.clone();
         let (app_id, prefix) = (app_id.to_string(), prefix.to_string());
         // As in `store_job`: no cancellation between the deletion and the table.
         let write = async move {
-            let scheduler = &owner.jobs;
             let _writes = scheduler.writes.lock().await;
             let (app, owned_prefix) = (app_id.clone(), prefix.clone());
             scheduler
@@ -433,7 +436,7 @@ impl Scheduler {
             scheduler.wake.notify_one();
             Ok(())
         };
-        runtime
+        self.tasks
             .run_to_completion(write)
             .await
             .map_err(|error| write_task_failed("delete", &error))?
@@ -493,7 +496,7 @@ mod tests {
         runtime.jobs.list("app").await.unwrap();
         // Holding the write lock parks the call inside its write; the client then gives up.
         let writes = runtime.jobs.writes.lock().await;
-        let call = runtime.jobs.schedule(&runtime, "app", one_shot("kept"));
+        let call = runtime.jobs.schedule("app", one_shot("kept"));
         let given_up = tokio::time::timeout(Duration::from_millis(50), call).await;
         assert!(given_up.is_err(), "the call was still waiting");
         drop(writes);

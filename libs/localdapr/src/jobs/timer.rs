@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{TimeDelta, Utc};
 use tokio::time::Instant;
 
+use super::Scheduler;
 use super::{
     metrics,
     progress::Progress,
@@ -17,20 +18,17 @@ use super::{
     table::Firing,
     trigger::{self, Outcome},
 };
-use crate::runtime::Runtime;
 
 /// Runs until the runtime shuts down or the scheduler stops: loads the stored jobs, then fires
 /// them as they come due.
-pub async fn run(runtime: Arc<Runtime>) {
-    let scheduler = &runtime.jobs;
+pub async fn run(scheduler: Arc<Scheduler>) {
     scheduler.load().await;
     loop {
         let now = Utc::now();
         let (firings, next_due) =
             scheduler.with_table(|table| (table.take_due(now), table.next_due()));
         for firing in firings {
-            let runtime_for_task = runtime.clone();
-            runtime.tasks.spawn(fire(runtime_for_task, firing));
+            scheduler.tasks.spawn(fire(scheduler.clone(), firing));
         }
         let sleep = async {
             match next_due {
@@ -42,7 +40,7 @@ pub async fn run(runtime: Arc<Runtime>) {
             }
         };
         tokio::select! {
-            () = runtime.shutdown.cancelled() => break,
+            () = scheduler.tasks.shutdown.cancelled() => break,
             () = scheduler.stopped.cancelled() => break,
             () = scheduler.wake.notified() => {}
             () = sleep => {}
@@ -53,16 +51,15 @@ pub async fn run(runtime: Arc<Runtime>) {
 
 /// Sends one trigger and applies its outcome. Shutdown abandons it unrecorded: the job is still
 /// due when localdapr starts again.
-async fn fire(runtime: Arc<Runtime>, firing: Firing) {
-    let scheduler = &runtime.jobs;
+async fn fire(scheduler: Arc<Scheduler>, firing: Firing) {
     let app_id = firing.key.app_id();
     let name = firing.key.name();
     let lateness = Utc::now() - firing.due;
     let started = std::time::Instant::now();
     let outcome = tokio::select! {
-        () = runtime.shutdown.cancelled() => return,
+        () = scheduler.tasks.shutdown.cancelled() => return,
         outcome = trigger::deliver(
-            &runtime.apps,
+            &scheduler.apps,
             &scheduler.next_instance,
             app_id,
             name,
@@ -78,7 +75,7 @@ async fn fire(runtime: Arc<Runtime>, firing: Firing) {
             started.elapsed(),
         );
     }
-    complete(&runtime, &firing, &outcome).await;
+    complete(&scheduler, &firing, &outcome).await;
 }
 
 fn log_outcome(firing: &Firing, outcome: &Outcome, lateness: TimeDelta, took: Duration) {
@@ -125,8 +122,7 @@ fn log_outcome(firing: &Firing, outcome: &Outcome, lateness: TimeDelta, took: Du
 
 /// Moves the job along after a trigger: stages it, retries it, moves it to its next tick, or
 /// deletes it when it has none.
-async fn complete(runtime: &Runtime, firing: &Firing, outcome: &Outcome) {
-    let scheduler = &runtime.jobs;
+async fn complete(scheduler: &Scheduler, firing: &Firing, outcome: &Outcome) {
     let key = &firing.key;
     let _writes = scheduler.writes.lock().await;
     let Some((plan, progress)) =
@@ -139,7 +135,7 @@ async fn complete(runtime: &Runtime, firing: &Firing, outcome: &Outcome) {
         Outcome::Undeliverable => {
             scheduler.with_table(|table| table.stage(key, firing.revision));
             // An instance may have connected while this trigger was out.
-            if trigger::is_deliverable(&runtime.apps, key.app_id()) {
+            if trigger::is_deliverable(&scheduler.apps, key.app_id()) {
                 scheduler.app_connected(key.app_id());
             }
             return;

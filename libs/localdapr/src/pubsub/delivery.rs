@@ -15,32 +15,27 @@
 //! a crash or shutdown is delivered again later. While the runtime drains, no delivery starts,
 //! and one that fails is left pending as it was (daprd never NACKs into the dead-letter topic
 //! during shutdown).
+//!
+//! The table is decided in [`settlement`], without I/O; this module does the I/O: it calls the
+//! app, then logs, counts and records the settlement.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::Utc;
-use todo_proto::dapr::proto::runtime::v1::topic_event_response::TopicEventResponseStatus;
 use tokio::{task::JoinSet, time::Instant};
-use tonic::Code;
 
 use super::{
-    InFlightGuard,
+    InFlightGuard, PubSub,
     log::{self, PendingMessage},
-    metrics::{self, ProcessStatus},
+    metrics,
+    settlement::{self, Attempt, Settlement, Standing},
     subscriptions::{Group, Member},
     topic_event,
 };
-use crate::{
-    components::RetryPolicy,
-    db::{DbError, now_millis},
-    runtime::Runtime,
-};
+use crate::db::{DbError, now_millis};
 
 /// Deliveries one group runs at once (distinct keys, or unkeyed messages).
 const MAX_IN_FLIGHT_PER_GROUP: usize = 32;
-/// The Kafka component's own retry when daprd gives up without a dead-letter topic: constant
-/// 5s, forever (reference §2.3).
-const COMPONENT_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How often an idle worker re-checks for an available instance, in case a wake-up was missed.
 const MEMBER_RECHECK: Duration = Duration::from_millis(250);
 /// The longest a worker sleeps without looking at the log: a wake-up that never came (a
@@ -50,15 +45,14 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 const DB_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Starts the worker of `group`; it runs until the runtime shuts down.
-pub fn spawn_worker(runtime: &Arc<Runtime>, group: Arc<Group>) {
-    let worker_runtime = runtime.clone();
-    runtime.tasks.spawn(run_worker(worker_runtime, group));
+pub fn spawn_worker(engine: &Arc<PubSub>, group: Arc<Group>) {
+    engine.tasks.spawn(run_worker(engine.clone(), group));
 }
 
-async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
+async fn run_worker(engine: Arc<PubSub>, group: Arc<Group>) {
     let mut deliveries: JoinSet<()> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
-    let mut draining = runtime.pubsub.draining.subscribe();
+    let mut draining = engine.draining.subscribe();
     loop {
         if group.is_retired() {
             break;
@@ -71,7 +65,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                 let limit = MAX_IN_FLIGHT_PER_GROUP - in_flight.len();
                 let group_id = group.id;
                 let now = now_millis();
-                let due = runtime
+                let due = engine
                     .db
                     .call(move |c| Ok::<_, DbError>(log::due(c, group_id, now, &exclude, limit)?))
                     .await;
@@ -81,8 +75,8 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                         for pending in due.messages {
                             // Counted before draining is checked, so `drain` either waits for
                             // this delivery or the delivery sees the drain and never starts.
-                            let guard = runtime.pubsub.in_flight_guard();
-                            if runtime.pubsub.is_draining() {
+                            let guard = engine.in_flight_guard();
+                            if engine.is_draining() {
                                 break;
                             }
                             let Some(member) = group.pick() else {
@@ -91,7 +85,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                             };
                             let seq = pending.seq;
                             let handle = deliveries.spawn(deliver(
-                                runtime.clone(),
+                                engine.clone(),
                                 group.clone(),
                                 member,
                                 pending,
@@ -125,7 +119,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
             }
         };
         tokio::select! {
-            () = runtime.shutdown.cancelled() => break,
+            () = engine.tasks.shutdown.cancelled() => break,
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
                 finish(&mut in_flight, done);
                 while let Some(done) = deliveries.try_join_next_with_id() {
@@ -133,7 +127,7 @@ async fn run_worker(runtime: Arc<Runtime>, group: Arc<Group>) {
                 }
             }
             () = group.wake.notified() => {}
-            () = runtime.apps.changed() => {}
+            () = engine.apps.changed() => {}
             () = sleep => {}
             _ = draining.changed(), if !is_draining => {}
         }
@@ -156,29 +150,15 @@ fn finish(
     in_flight.remove(&id);
 }
 
-/// What one delivery attempt came to.
-#[derive(Debug)]
-enum Attempt {
-    /// The app processed the event.
-    Processed(Duration),
-    /// Acknowledge without processing; copy to the dead-letter topic when `to_dead_letter`.
-    Dropped {
-        reason: String,
-        to_dead_letter: bool,
-    },
-    /// Deliver again later.
-    Failed(String),
-}
-
 async fn deliver(
-    runtime: Arc<Runtime>,
+    engine: Arc<PubSub>,
     group: Arc<Group>,
     member: Member,
     pending: PendingMessage,
     _in_flight: InFlightGuard,
 ) {
     let attempt = attempt(&group, &member, &pending).await;
-    settle(&runtime, &group, &member, pending, attempt).await;
+    settle(&engine, &group, &member, pending, attempt).await;
 }
 
 async fn attempt(group: &Group, member: &Member, pending: &PendingMessage) -> Attempt {
@@ -223,84 +203,102 @@ async fn attempt(group: &Group, member: &Member, pending: &PendingMessage) -> At
     ));
     *request.metadata_mut() = topic_event::call_metadata(pending, &group.pubsub);
     let started = Instant::now();
-    match client.on_topic_event(request).await {
-        Ok(response) => match TopicEventResponseStatus::try_from(response.into_inner().status) {
-            Ok(TopicEventResponseStatus::Success) => Attempt::Processed(started.elapsed()),
-            Ok(TopicEventResponseStatus::Drop) => Attempt::Dropped {
-                reason: "the app answered DROP".into(),
-                to_dead_letter: true,
-            },
-            Ok(TopicEventResponseStatus::Retry) => Attempt::Failed("the app answered RETRY".into()),
-            Err(_) => Attempt::Failed("the app answered an unknown status".into()),
-        },
-        Err(status) if status.code() == Code::Unimplemented => Attempt::Dropped {
-            reason: "the app answered Unimplemented".into(),
-            to_dead_letter: false,
-        },
-        Err(status) => Attempt::Failed(format!(
-            "OnTopicEvent failed: {}: {}",
-            status.code(),
-            status.message()
-        )),
-    }
+    let answer = client.on_topic_event(request).await;
+    Attempt::from_answer(answer.map(tonic::Response::into_inner), started.elapsed())
 }
 
-/// What to do with a message whose delivery failed.
-#[derive(Clone, Debug, PartialEq)]
-enum AfterFailure {
-    /// Try again after the delay; `attempts` failed so far in this retry cycle.
-    RetryAfter { delay: Duration, attempts: u32 },
-    /// Give up: publish to the dead-letter topic and ack.
-    DeadLetter,
-}
-
-/// The inbound retry policy decides while it has retries left; then the dead-letter topic
-/// takes the message, or the component starts a new cycle after 5s (reference §2.3).
-fn after_failure(
-    policy: Option<RetryPolicy>,
-    failed_attempts: u32,
-    has_dead_letter_topic: bool,
-) -> AfterFailure {
-    if let Some(policy) = policy
-        && policy.max_retries.is_none_or(|max| failed_attempts <= max)
-    {
-        return AfterFailure::RetryAfter {
-            delay: policy.backoff.delay(failed_attempts),
-            attempts: failed_attempts,
-        };
-    }
-    if has_dead_letter_topic {
-        AfterFailure::DeadLetter
-    } else {
-        AfterFailure::RetryAfter {
-            delay: COMPONENT_RETRY_DELAY,
-            attempts: 0,
-        }
-    }
-}
-
+/// Applies the settlement of `attempt`: logs and counts it, then records it in the log.
 async fn settle(
-    runtime: &Arc<Runtime>,
+    engine: &PubSub,
     group: &Group,
     member: &Member,
     pending: PendingMessage,
     attempt: Attempt,
 ) {
-    let app_id = member.instance.app_id().to_string();
-    let (pubsub, topic, seq, group_id) = (
-        group.pubsub.clone(),
-        group.topic.clone(),
-        pending.seq,
-        group.id,
+    let app_id = member.instance.app_id();
+    let standing = Standing {
+        dead_letter_topic: member.subscription.dead_letter_topic.as_deref(),
+        policy: engine
+            .resources
+            .resiliency
+            .inbound_retry(app_id, &group.pubsub),
+        failed_before: pending.attempts,
+        is_draining: engine.is_draining(),
+    };
+    let settlement = settlement::decide(&attempt, &standing);
+    log_settlement(app_id, group, pending.seq, &attempt, &settlement);
+    metrics::record_ingress(
+        app_id,
+        &group.pubsub,
+        &group.topic,
+        settlement.process_status(),
+        attempt.processing_time(),
     );
-    let dead_letter_topic = member.subscription.dead_letter_topic.clone();
-    let event_seq = seq;
-    if let Attempt::Failed(reason) = &attempt
-        && runtime.pubsub.is_draining()
-    {
-        // daprd never NACKs into the dead-letter topic while shutting down (reference §2.3):
-        // the message stays pending as it was and is delivered again after a restart.
-        tracing::info!(
+    record(engine, group, pending, settlement).await;
+}
+
+fn log_settlement(
+    app_id: &str,
+    group: &Group,
+    event_seq: i64,
+    attempt: &Attempt,
+    settlement: &Settlement,
+) {
+    let (pubsub, topic) = (group.pubsub.as_str(), group.topic.as_str());
+    let reason = attempt.reason().unwrap_or_default();
+    match settlement {
+        Settlement::Ack => tracing::debug!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            outcome = "success",
+            "event delivered"
+        ),
+        Settlement::Drop => tracing::warn!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            reason,
+            outcome = "drop",
+            "event dropped"
+        ),
+        Settlement::DropToDeadLetter {
+            topic: dead_letter_topic,
+        } => tracing::warn!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            reason,
+            dead_letter_topic,
+            outcome = "drop",
+            "event dropped to the dead-letter topic"
+        ),
+        Settlement::Retry {
+            delay,
+            failed_attempts,
+            ..
+        } => tracing::warn!(
+            app_id, pubsub, topic, event_seq, reason, failed_attempts, retry_in = ?delay,
+            outcome = "retry", "event not processed, retrying"
+        ),
+        Settlement::GiveUpToDeadLetter {
+            topic: dead_letter_topic,
+            failed_attempts,
+        } => tracing::warn!(
+            app_id,
+            pubsub,
+            topic,
+            event_seq,
+            reason,
+            failed_attempts,
+            dead_letter_topic,
+            outcome = "retry",
+            "retries exhausted, event sent to the dead-letter topic"
+        ),
+        Settlement::KeepPending => tracing::info!(
             app_id,
             pubsub,
             topic,
@@ -308,95 +306,33 @@ async fn settle(
             reason,
             outcome = "retry",
             "event not processed during shutdown, it stays pending"
-        );
-        metrics::record_ingress(&app_id, &pubsub, &topic, ProcessStatus::Retry, None);
-        return;
+        ),
     }
-    let (status, elapsed, write) = match attempt {
-        Attempt::Processed(elapsed) => {
-            tracing::debug!(
-                app_id,
-                pubsub,
-                topic,
-                event_seq,
-                outcome = "success",
-                "event delivered"
-            );
-            (ProcessStatus::Success, Some(elapsed), Write::Ack)
-        }
-        Attempt::Dropped {
-            reason,
-            to_dead_letter,
-        } => match dead_letter_topic.filter(|_| to_dead_letter) {
-            Some(dead_letter_topic) => {
-                tracing::warn!(
-                    app_id,
-                    pubsub,
-                    topic,
-                    event_seq,
-                    reason,
-                    dead_letter_topic,
-                    outcome = "drop",
-                    "event dropped to the dead-letter topic"
-                );
-                (
-                    ProcessStatus::Drop,
-                    None,
-                    Write::DeadLetter(dead_letter_topic),
-                )
-            }
-            None => {
-                tracing::warn!(
-                    app_id,
-                    pubsub,
-                    topic,
-                    event_seq,
-                    reason,
-                    outcome = "drop",
-                    "event dropped"
-                );
-                (ProcessStatus::Drop, None, Write::Ack)
-            }
+}
+
+/// Records a settlement in the log: ack, reschedule, or copy to the dead-letter topic (then
+/// wakes that topic's workers). On failure the message stays pending as it was, to be
+/// delivered again.
+async fn record(engine: &PubSub, group: &Group, pending: PendingMessage, settlement: Settlement) {
+    let write = match settlement {
+        Settlement::KeepPending => return,
+        Settlement::Ack | Settlement::Drop => Write::Ack,
+        Settlement::Retry {
+            delay, attempts, ..
+        } => Write::Retry {
+            attempts,
+            at: now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
         },
-        Attempt::Failed(reason) => {
-            let policy = runtime.resources.resiliency.inbound_retry(&app_id, &pubsub);
-            let failed_attempts = pending.attempts.saturating_add(1);
-            match after_failure(policy, failed_attempts, dead_letter_topic.is_some()) {
-                AfterFailure::RetryAfter { delay, attempts } => {
-                    tracing::warn!(app_id, pubsub, topic, event_seq, reason, failed_attempts, retry_in = ?delay, outcome = "retry", "event not processed, retrying");
-                    let at = now_millis()
-                        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                    (ProcessStatus::Retry, None, Write::Retry { attempts, at })
-                }
-                AfterFailure::DeadLetter => {
-                    let dead_letter_topic = dead_letter_topic.unwrap_or_default();
-                    tracing::warn!(
-                        app_id,
-                        pubsub,
-                        topic,
-                        event_seq,
-                        reason,
-                        failed_attempts,
-                        dead_letter_topic,
-                        outcome = "retry",
-                        "retries exhausted, event sent to the dead-letter topic"
-                    );
-                    (
-                        ProcessStatus::Retry,
-                        None,
-                        Write::DeadLetter(dead_letter_topic),
-                    )
-                }
-            }
+        Settlement::DropToDeadLetter { topic } | Settlement::GiveUpToDeadLetter { topic, .. } => {
+            Write::DeadLetter(topic)
         }
     };
-    metrics::record_ingress(&app_id, &pubsub, &topic, status, elapsed);
     let notify_topic = match &write {
         Write::DeadLetter(topic) => Some(topic.clone()),
         _ => None,
     };
-    let message = pending.message;
-    let written = runtime
+    let (group_id, seq, message) = (group.id, pending.seq, pending.message);
+    let written = engine
         .db
         .call(move |c| {
             match write {
@@ -412,9 +348,7 @@ async fn settle(
     match written {
         Ok(()) => {
             if let Some(dead_letter_topic) = notify_topic {
-                runtime
-                    .pubsub
-                    .notify_published(&group.pubsub, &dead_letter_topic);
+                engine.notify_published(&group.pubsub, &dead_letter_topic);
             }
         }
         // The message stays pending as it was: it will be delivered again.
@@ -429,70 +363,4 @@ enum Write {
     Ack,
     Retry { attempts: u32, at: i64 },
     DeadLetter(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::components::Backoff;
-
-    #[test]
-    fn failures_follow_the_policy_then_the_dead_letter_topic_or_the_component() {
-        let three_retries = Some(RetryPolicy {
-            backoff: Backoff::Constant(Duration::from_millis(10)),
-            max_retries: Some(3),
-        });
-        let forever = Some(RetryPolicy {
-            backoff: Backoff::Constant(Duration::from_millis(10)),
-            max_retries: None,
-        });
-        let retry = |attempts| AfterFailure::RetryAfter {
-            delay: Duration::from_millis(10),
-            attempts,
-        };
-        let component = AfterFailure::RetryAfter {
-            delay: COMPONENT_RETRY_DELAY,
-            attempts: 0,
-        };
-        let cases = [
-            ("first failure retries", three_retries, 1, true, retry(1)),
-            ("last retry", three_retries, 3, true, retry(3)),
-            (
-                "exhausted with dlq",
-                three_retries,
-                4,
-                true,
-                AfterFailure::DeadLetter,
-            ),
-            (
-                "exhausted without dlq",
-                three_retries,
-                4,
-                false,
-                component.clone(),
-            ),
-            (
-                "no policy with dlq: one attempt",
-                None,
-                1,
-                true,
-                AfterFailure::DeadLetter,
-            ),
-            ("no policy without dlq", None, 1, false, component.clone()),
-            (
-                "maxRetries unset retries forever",
-                forever,
-                1000,
-                true,
-                retry(1000),
-            ),
-        ];
-        for (case, policy, failed, has_dlq, expected) in cases {
-            assert_eq!(
-                after_failure(policy, failed, has_dlq),
-                expected,
-                "case: {case}"
-            );
-        }
-    }
 }

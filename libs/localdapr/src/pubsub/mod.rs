@@ -7,7 +7,8 @@
 //! - [`log`]: the SQLite log — messages, consumer groups, pending deliveries.
 //! - [`subscriptions`]: `ListTopicSubscriptions`, consumer groups and their members (§2.2, §4.4).
 //! - [`routing`]: CEL routes over `event` (§2.2).
-//! - `delivery`: one worker per group, the §2.3 response table, retries and dead letters.
+//! - `delivery`: one worker per group, the §2.3 response table, retries and dead letters;
+//!   `settlement`: that table as a pure decision.
 //! - [`topic_event`]: the `TopicEventRequest` and gRPC metadata a subscriber receives (§2.3),
 //!   with `data` re-encoded by [`go_json`] as Go's `encoding/json` does.
 //! - [`topic_access`]: scopes, `allowedTopics` and `protectedTopics`.
@@ -24,6 +25,7 @@ pub mod log;
 pub mod metrics;
 pub mod publish;
 pub mod routing;
+mod settlement;
 pub mod subscriptions;
 pub mod topic_access;
 pub mod topic_event;
@@ -40,16 +42,22 @@ use tokio::sync::watch;
 use tonic::Status;
 
 use crate::{
-    app::AppInstanceHandle,
-    db::{Db, DbError, now_millis},
-    runtime::Runtime,
+    app::{AppInstanceHandle, AppRegistry},
+    components::Resources,
+    db::{Db, DbError, Migration, now_millis},
+    runtime::TaskOwner,
     sidecar::TraceHeaders,
 };
 use log::StoredMessage;
 use publish::{Publication, PublishError};
 use subscriptions::Registry;
 
-pub(crate) use log::{SCHEMA, migrate};
+/// The log's tables, and the upgrade of those an older localdapr created.
+pub(crate) const MIGRATION: Migration = Migration {
+    module: "pubsub",
+    schema: log::SCHEMA,
+    upgrade: Some(log::migrate),
+};
 
 /// How long a message nobody still needs is kept, so a new group with `initialOffset: oldest`
 /// finds recent history (a Kafka topic's retention, shortened for a laptop).
@@ -100,6 +108,12 @@ impl Drop for InFlightGuard {
 #[derive(Debug)]
 pub struct PubSub {
     db: Db,
+    /// The pubsub components, their scopes, and the inbound retry policies.
+    resources: Arc<Resources>,
+    /// Workers wait on it for an instance to connect or become healthy.
+    apps: Arc<AppRegistry>,
+    /// Owns the workers and the cleanup loop; its shutdown ends them.
+    tasks: TaskOwner,
     registry: Registry,
     /// Set when the runtime drains: workers start no new deliveries.
     draining: watch::Sender<bool>,
@@ -108,10 +122,19 @@ pub struct PubSub {
 }
 
 impl PubSub {
-    /// An engine over `db`; nothing runs until [`PubSub::start`].
-    pub fn new(db: Db) -> Self {
+    /// An engine over `db`, publishing to and delivering through the pubsub components of
+    /// `resources` to the instances in `apps`; nothing runs until [`PubSub::start`].
+    pub(crate) fn new(
+        db: Db,
+        resources: Arc<Resources>,
+        apps: Arc<AppRegistry>,
+        tasks: TaskOwner,
+    ) -> Self {
         Self {
             db,
+            resources,
+            apps,
+            tasks,
             registry: Registry::default(),
             draining: watch::Sender::new(false),
             in_flight: watch::Sender::new(0),
@@ -120,17 +143,17 @@ impl PubSub {
 
     /// Starts the background work: deleting idle consumer groups and processed messages past
     /// their retention. Delivery workers start as apps subscribe.
-    pub fn start(&self, runtime: &Arc<Runtime>) {
+    pub fn start(self: &Arc<Self>) {
         metrics::describe();
-        let owner = runtime.clone();
-        runtime.tasks.spawn(async move {
+        let pubsub = self.clone();
+        self.tasks.spawn(async move {
             let mut interval = tokio::time::interval(CLEANUP_INTERVAL);
             loop {
                 tokio::select! {
-                    () = owner.shutdown.cancelled() => return,
+                    () = pubsub.tasks.shutdown.cancelled() => return,
                     _ = interval.tick() => {}
                 }
-                owner.pubsub.clean_up(now_millis()).await;
+                pubsub.clean_up(now_millis()).await;
             }
         });
     }
@@ -168,8 +191,7 @@ impl PubSub {
     /// # Errors
     /// The status codes of reference §4.1.
     pub async fn publish(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app: &AppInstanceHandle,
         request: dapr::PublishEventRequest,
         trace: TraceHeaders,
@@ -177,7 +199,7 @@ impl PubSub {
         let started = Instant::now();
         let app_id = app.app_id();
         publish::resolve(
-            &runtime.resources,
+            &self.resources,
             app_id,
             &request.pubsub_name,
             &request.topic,
@@ -192,7 +214,7 @@ impl PubSub {
             trace: &trace,
             now: Utc::now(),
         })?;
-        let appended = self.append(runtime, vec![message]).await;
+        let appended = self.append(vec![message]).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -216,8 +238,7 @@ impl PubSub {
     /// # Errors
     /// As [`PubSub::publish`], plus `InvalidArgument` for missing or duplicate entry ids.
     pub async fn bulk_publish(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app: &AppInstanceHandle,
         request: dapr::BulkPublishRequest,
         trace: TraceHeaders,
@@ -225,7 +246,7 @@ impl PubSub {
         let started = Instant::now();
         let app_id = app.app_id();
         publish::resolve(
-            &runtime.resources,
+            &self.resources,
             app_id,
             &request.pubsub_name,
             &request.topic,
@@ -258,7 +279,7 @@ impl PubSub {
             })?);
         }
         let count = messages.len();
-        let appended = self.append(runtime, messages).await;
+        let appended = self.append(messages).await;
         metrics::record_egress(
             app_id,
             &request.pubsub_name,
@@ -282,12 +303,8 @@ impl PubSub {
     /// Appends `messages` in one transaction, then wakes their topics' workers. Both run as a
     /// task of the runtime, so a publisher that gives up on its call cannot leave a committed
     /// message whose workers were never woken.
-    async fn append(
-        &self,
-        runtime: &Arc<Runtime>,
-        messages: Vec<StoredMessage>,
-    ) -> Result<(), DbError> {
-        let owner = runtime.clone();
+    async fn append(self: &Arc<Self>, messages: Vec<StoredMessage>) -> Result<(), DbError> {
+        let owner = self.clone();
         let append = async move {
             let topics: HashSet<(String, String)> = messages
                 .iter()
@@ -306,11 +323,11 @@ impl PubSub {
                 })
                 .await?;
             for (pubsub, topic) in topics {
-                owner.pubsub.notify_published(&pubsub, &topic);
+                owner.notify_published(&pubsub, &topic);
             }
             Ok(())
         };
-        runtime
+        self.tasks
             .run_to_completion(append)
             .await
             .map_err(DbError::Task)?
@@ -337,19 +354,19 @@ impl PubSub {
     /// # Errors
     /// When `ListTopicSubscriptions` fails with anything but `Unimplemented`.
     pub async fn app_connected(
-        &self,
-        runtime: &Arc<Runtime>,
+        self: &Arc<Self>,
         app: &Arc<AppInstanceHandle>,
     ) -> Result<(), Status> {
-        let new_groups = subscriptions::subscribe_app(runtime, &self.registry, app).await?;
+        let new_groups =
+            subscriptions::subscribe_app(&self.db, &self.resources, &self.registry, app).await?;
         for group in new_groups {
-            delivery::spawn_worker(runtime, group);
+            delivery::spawn_worker(self, group);
         }
         Ok(())
     }
 
     /// Stops delivering to an instance that went away.
-    pub async fn app_disconnected(&self, _runtime: &Arc<Runtime>, app: &Arc<AppInstanceHandle>) {
+    pub async fn app_disconnected(&self, app: &Arc<AppInstanceHandle>) {
         self.registry.leave(app);
     }
 

@@ -29,9 +29,8 @@ use super::{
 };
 use crate::{
     app::AppInstanceHandle,
-    components::{Component, ComponentKind, DeclarativeSubscription},
-    db::{DbError, now_millis},
-    runtime::Runtime,
+    components::{Component, ComponentKind, DeclarativeSubscription, Resources},
+    db::{Db, DbError, now_millis},
 };
 
 /// daprd's `DaprBuiltInInitializationRetries` for `ListTopicSubscriptions`: exponential from
@@ -264,7 +263,8 @@ impl Registry {
 /// anything but `Unimplemented`, the failure is logged and the declarative subscriptions
 /// still apply.
 pub async fn subscribe_app(
-    runtime: &Arc<Runtime>,
+    db: &Db,
+    resources: &Resources,
     registry: &Registry,
     app: &Arc<AppInstanceHandle>,
 ) -> Result<Vec<Arc<Group>>, Status> {
@@ -273,14 +273,13 @@ pub async fn subscribe_app(
         tracing::error!(app_id, %status, "cannot read the app's subscriptions");
         Vec::new()
     });
-    let declarative = runtime.resources.subscriptions_for(&app_id);
+    let declarative = resources.subscriptions_for(&app_id);
     let mut consumers: HashMap<String, String> = HashMap::new();
     let mut new_groups = Vec::new();
     let mut active = Vec::new();
     for (subscription, kind) in merge(&app_id, programmatic, declarative) {
         let (pubsub, topic) = (subscription.pubsub_name.clone(), subscription.topic.clone());
-        let Some(component) = runtime
-            .resources
+        let Some(component) = resources
             .component_for(&app_id, &pubsub)
             .filter(|c| c.kind == ComponentKind::PubsubInMemory)
         else {
@@ -317,23 +316,21 @@ pub async fn subscribe_app(
         let from_oldest = initial_offset_is_oldest(component, &subscription.metadata);
         let group_id = {
             let (pubsub, topic, consumer) = (pubsub.clone(), topic.clone(), consumer.clone());
-            runtime
-                .db
-                .call(move |c| {
-                    Ok::<_, DbError>(log::ensure_group(
-                        c,
-                        &pubsub,
-                        &topic,
-                        &consumer,
-                        from_oldest,
-                        now_millis(),
-                    )?)
-                })
-                .await
-                .map_err(|error| {
-                    tracing::error!(%error, "cannot record a consumer group");
-                    Status::internal("cannot record the consumer group")
-                })?
+            db.call(move |c| {
+                Ok::<_, DbError>(log::ensure_group(
+                    c,
+                    &pubsub,
+                    &topic,
+                    &consumer,
+                    from_oldest,
+                    now_millis(),
+                )?)
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot record a consumer group");
+                Status::internal("cannot record the consumer group")
+            })?
         };
         let subscription = Arc::new(ActiveSubscription {
             pubsub: pubsub.clone(),

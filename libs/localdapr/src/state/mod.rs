@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE INDEX IF NOT EXISTS state_expiry ON state (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
+/// The state table, for [`Db::open`](crate::db::Db::open).
+pub(crate) const MIGRATION: crate::db::Migration = crate::db::Migration {
+    module: "state",
+    schema: SCHEMA,
+    upgrade: None,
+};
+
 /// Item metadata with the time to live.
 const TTL_IN_SECONDS: &str = "ttlInSeconds";
 
