@@ -3,7 +3,7 @@
 //! replicas); calls and job triggers go to one of them, round robin.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     net::SocketAddr,
     sync::{
         Arc, RwLock,
@@ -61,6 +61,8 @@ pub struct AppInstanceHandle {
     interceptor: AppTokenInterceptor,
     connected: watch::Sender<bool>,
     healthy: AtomicBool,
+    /// What the app set with `SetMetadata`; like daprd's, it lives as long as the sidecar.
+    extended_metadata: RwLock<BTreeMap<String, String>>,
 }
 
 impl AppInstanceHandle {
@@ -100,6 +102,7 @@ impl AppInstanceHandle {
             interceptor: AppTokenInterceptor { token },
             connected: watch::Sender::new(false),
             healthy: AtomicBool::new(true),
+            extended_metadata: RwLock::default(),
         })
     }
 
@@ -156,6 +159,21 @@ impl AppInstanceHandle {
 
     pub(crate) fn set_healthy(&self, healthy: bool) {
         self.healthy.store(healthy, Ordering::Relaxed);
+    }
+
+    /// Stores one attribute of the sidecar's extended metadata (`SetMetadata`).
+    pub fn set_extended_metadata(&self, key: String, value: String) {
+        if let Ok(mut metadata) = self.extended_metadata.write() {
+            metadata.insert(key, value);
+        }
+    }
+
+    /// The sidecar's extended metadata, as `SetMetadata` left it.
+    pub fn extended_metadata(&self) -> BTreeMap<String, String> {
+        self.extended_metadata
+            .read()
+            .map(|metadata| metadata.clone())
+            .unwrap_or_default()
     }
 
     /// Resolves once the instance is connected.
@@ -224,6 +242,23 @@ impl AppRegistry {
             .any(|instance| instance.is_connected())
     }
 
+    /// An available instance of `app_id` to call, or why there is none.
+    ///
+    /// # Errors
+    /// [`Unreachable`]: the app is unknown, has not connected yet, or fails its health checks.
+    pub fn target(&self, app_id: &str) -> Result<Arc<AppInstanceHandle>, Unreachable> {
+        if let Some(instance) = self.pick(app_id) {
+            return Ok(instance);
+        }
+        Err(if self.has_connected(app_id) {
+            Unreachable::Unhealthy
+        } else if self.knows(app_id) {
+            Unreachable::NotConnected
+        } else {
+            Unreachable::Unknown
+        })
+    }
+
     /// An available instance of `app_id`, round robin; `None` when none is up.
     pub fn pick(&self, app_id: &str) -> Option<Arc<AppInstanceHandle>> {
         let available: Vec<_> = self
@@ -245,5 +280,27 @@ impl AppRegistry {
 
     pub(crate) fn notify_changed(&self) {
         self.changed.notify_waiters();
+    }
+}
+
+/// Why no instance of an app can take a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// No sidecar of that app id was ever started.
+    Unknown,
+    /// Its sidecars run, but no app port has accepted a connection yet.
+    NotConnected,
+    /// Connected, but failing its health checks (reference §2.6).
+    Unhealthy,
+}
+
+impl Unreachable {
+    /// How localdapr words it after the app id ("app id X is unknown").
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Unknown => "is unknown",
+            Self::NotConnected => "is not connected",
+            Self::Unhealthy => "is not in a healthy state",
+        }
     }
 }

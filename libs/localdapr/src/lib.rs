@@ -8,8 +8,9 @@
 //! - `state`: state stores, transactions and the outbox (§5).
 //! - [`pubsub`]: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
 //! - [`jobs`]: the job scheduler (§3).
-//! - `proxy`: service invocation in proxy mode (§6).
-//! - `secrets`, `metadata`: the local file secret store and `GetMetadata` (§11).
+//! - `proxy`: service invocation in proxy mode (§6); `invoke`: the deprecated `InvokeService`,
+//!   which reaches the target app's `OnInvoke` (§2.5).
+//! - `secrets`, [`metadata`]: the local file secret store, `GetMetadata` and `SetMetadata` (§11).
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
@@ -23,6 +24,7 @@ pub mod app;
 pub mod components;
 pub mod db;
 pub mod duration;
+mod invoke;
 pub mod jobs;
 pub mod metadata;
 mod proxy;

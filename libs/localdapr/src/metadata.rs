@@ -1,4 +1,5 @@
-//! `GetMetadata` (reference §11): the app id, components, subscriptions and app connection.
+//! `GetMetadata` (reference §11): the app id, components, subscriptions, app connection and the
+//! extended metadata `SetMetadata` stores (`pkg/api/universal/metadata.go`).
 
 use std::sync::Arc;
 
@@ -8,6 +9,9 @@ use crate::{app::AppInstanceHandle, runtime::Runtime};
 
 /// The runtime version localdapr reports: the Dapr release it follows.
 pub const RUNTIME_VERSION: &str = concat!("1.18.3-localdapr-", env!("CARGO_PKG_VERSION"));
+
+/// The extended-metadata attribute daprd sets to its version (deprecated upstream, still set).
+const RUNTIME_VERSION_KEY: &str = "daprRuntimeVersion";
 
 /// Describes the sidecar of `app`.
 pub(crate) fn get_metadata(
@@ -31,8 +35,13 @@ pub(crate) fn get_metadata(
                 .collect(),
         })
         .collect();
+    let mut extended_metadata: std::collections::HashMap<_, _> =
+        app.extended_metadata().into_iter().collect();
+    // daprd still adds the deprecated version attribute, overriding a SetMetadata of it.
+    extended_metadata.insert(RUNTIME_VERSION_KEY.into(), RUNTIME_VERSION.into());
     dapr::GetMetadataResponse {
         id: app.app_id().to_string(),
+        extended_metadata,
         registered_components,
         subscriptions: runtime.pubsub.subscriptions_of(app),
         app_connection_properties: Some(dapr::AppConnectionProperties {

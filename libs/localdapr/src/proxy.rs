@@ -9,7 +9,10 @@ use http::{HeaderValue, Request, Response};
 use tonic::Status;
 use tower::ServiceExt;
 
-use crate::{app::AppInstanceHandle, runtime::Runtime};
+use crate::{
+    app::{AppInstanceHandle, Unreachable},
+    runtime::Runtime,
+};
 
 const APP_ID: &str = "dapr-app-id";
 const CALLER_APP_ID: &str = "dapr-caller-app-id";
@@ -35,8 +38,9 @@ pub(crate) async fn forward(
     };
     // `<id>.<namespace>` addresses another namespace; localdapr has one.
     let app_id = target.split('.').next().unwrap_or(&target).to_string();
-    let Some(instance) = runtime.apps.pick(&app_id) else {
-        if runtime.apps.has_connected(&app_id) {
+    let instance = match runtime.apps.target(&app_id) {
+        Ok(instance) => instance,
+        Err(Unreachable::Unhealthy) => {
             // Connected but failing its health checks: daprd's answer (reference §2.6).
             tracing::warn!(
                 caller = caller.app_id(),
@@ -45,20 +49,18 @@ pub(crate) async fn forward(
             );
             return refuse(Status::internal("app is not in a healthy state"));
         }
-        let reason = if runtime.apps.knows(&app_id) {
-            "is not connected"
-        } else {
-            "is unknown"
-        };
-        tracing::warn!(
-            caller = caller.app_id(),
-            target = app_id,
-            reason,
-            "cannot proxy call"
-        );
-        return refuse(Status::unavailable(format!(
-            "failed to proxy request: app id {app_id} {reason}"
-        )));
+        Err(unreachable) => {
+            let reason = unreachable.reason();
+            tracing::warn!(
+                caller = caller.app_id(),
+                target = app_id,
+                reason,
+                "cannot proxy call"
+            );
+            return refuse(Status::unavailable(format!(
+                "failed to proxy request: app id {app_id} {reason}"
+            )));
+        }
     };
     let Some(channel) = instance.raw_channel() else {
         return refuse(Status::unavailable(format!(

@@ -5,7 +5,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use todo_proto::dapr::proto::runtime::v1::{self as dapr, dapr_server};
+use todo_proto::dapr::proto::{
+    common::v1 as common,
+    runtime::v1::{self as dapr, dapr_server},
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, metadata::MetadataMap};
@@ -184,6 +187,13 @@ impl SidecarApi {
 
 #[tonic::async_trait]
 impl dapr_server::Dapr for SidecarApi {
+    async fn invoke_service(
+        &self,
+        request: Request<dapr::InvokeServiceRequest>,
+    ) -> Result<Response<common::InvokeResponse>, Status> {
+        crate::invoke::invoke_service(&self.runtime, &self.app, request).await
+    }
+
     async fn get_state(
         &self,
         request: Request<dapr::GetStateRequest>,
@@ -310,6 +320,18 @@ impl dapr_server::Dapr for SidecarApi {
             &self.runtime,
             &self.app,
         )))
+    }
+
+    async fn set_metadata(
+        &self,
+        request: Request<dapr::SetMetadataRequest>,
+    ) -> Result<Response<()>, Status> {
+        let dapr::SetMetadataRequest { key, value } = request.into_inner();
+        // daprd ignores an empty key and validates nothing else (`universal.SetMetadata`).
+        if !key.is_empty() {
+            self.app.set_extended_metadata(key, value);
+        }
+        Ok(Response::new(()))
     }
 
     async fn shutdown(

@@ -53,6 +53,7 @@ marker_impl!(ours::app_callback_alpha_server::AppCallbackAlpha {
 });
 
 marker_impl!(ours::dapr_server::Dapr {
+    invoke_service(ours::InvokeServiceRequest) -> common::InvokeResponse;
     get_state(ours::GetStateRequest) -> ours::GetStateResponse;
     get_bulk_state(ours::GetBulkStateRequest) -> ours::GetBulkStateResponse;
     save_state(ours::SaveStateRequest) -> ();
@@ -66,6 +67,7 @@ marker_impl!(ours::dapr_server::Dapr {
     get_secret(ours::GetSecretRequest) -> ours::GetSecretResponse;
     get_bulk_secret(ours::GetBulkSecretRequest) -> ours::GetBulkSecretResponse;
     get_metadata(ours::GetMetadataRequest) -> ours::GetMetadataResponse;
+    set_metadata(ours::SetMetadataRequest) -> ();
     shutdown(ours::ShutdownRequest) -> ();
     schedule_job_alpha1(ours::ScheduleJobRequest) -> ours::ScheduleJobResponse;
     schedule_job(ours::ScheduleJobRequest) -> ours::ScheduleJobResponse;
@@ -146,6 +148,7 @@ async fn the_official_crate_reaches_every_dapr_method_we_declare() {
     let mut dapr = theirs::dapr_client::DaprClient::connect(url).await.unwrap();
     assert_reaches!(
         dapr,
+        invoke_service,
         get_state,
         get_bulk_state,
         save_state,
@@ -159,6 +162,7 @@ async fn the_official_crate_reaches_every_dapr_method_we_declare() {
         get_secret,
         get_bulk_secret,
         get_metadata,
+        set_metadata,
         shutdown,
         schedule_job_alpha1,
         schedule_job,

@@ -109,6 +109,7 @@ message_pairs!(
     runtime::ListJobsResponseAlpha1,
     runtime::ListJobsRequest,
     runtime::ListJobsResponse,
+    runtime::InvokeServiceRequest,
     runtime::GetMetadataRequest,
     runtime::GetMetadataResponse,
     runtime::MetadataWorkflows,
@@ -122,6 +123,7 @@ message_pairs!(
     runtime::PubsubSubscription,
     runtime::PubsubSubscriptionRules,
     runtime::PubsubSubscriptionRule,
+    runtime::SetMetadataRequest,
     runtime::ShutdownRequest,
 );
 

@@ -7,23 +7,35 @@ use serde::Deserialize;
 
 use crate::duration::parse_go_duration;
 
+/// The share by which daprd randomises each exponential interval, either way: dapr/kit's
+/// `retry.DefaultConfig` keeps cenkalti/backoff's `DefaultRandomizationFactor` (0.5), and the
+/// Resiliency CRD has no field to change it.
+pub const RANDOMIZATION_FACTOR: f64 = 0.5;
+
 /// How long to wait between attempts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Backoff {
-    /// The same delay every time.
+    /// The same delay every time (dapr/kit's constant policy is not randomised).
     Constant(Duration),
-    /// A delay that grows by 1.5× per attempt up to a ceiling (Dapr's kit defaults, no jitter).
+    /// A delay that grows by 1.5× per attempt up to a ceiling, each one randomised within
+    /// ±[`RANDOMIZATION_FACTOR`] (dapr/kit's exponential policy, cenkalti/backoff v4).
     Exponential {
         /// The first delay.
         initial: Duration,
-        /// The longest delay.
+        /// The ceiling of the interval; a randomised delay may exceed it by the factor.
         max_interval: Duration,
     },
 }
 
 impl Backoff {
-    /// The delay after attempt `attempt` (1-based) failed.
+    /// The delay after attempt `attempt` (1-based) failed, randomised as daprd randomises it.
     pub fn delay(&self, attempt: u32) -> Duration {
+        self.randomised_delay(attempt, rand::random::<f64>())
+    }
+
+    /// The delay after attempt `attempt` failed before randomisation: the interval daprd
+    /// randomises around.
+    pub fn interval(&self, attempt: u32) -> Duration {
         match *self {
             Self::Constant(delay) => delay,
             Self::Exponential {
@@ -33,6 +45,21 @@ impl Backoff {
                 let factor =
                     1.5_f64.powi(i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX));
                 initial.mul_f64(factor.min(1e6)).min(max_interval)
+            }
+        }
+    }
+
+    /// The delay after attempt `attempt` failed, given `random` in `[0, 1)`: cenkalti/backoff's
+    /// `getRandomValueFromInterval`, i.e. the interval `i` scaled into
+    /// `[i·(1−0.5), i·(1+0.5)]`. Tests pass their own `random`.
+    pub fn randomised_delay(&self, attempt: u32, random: f64) -> Duration {
+        let interval = self.interval(attempt);
+        match self {
+            Self::Constant(_) => interval,
+            Self::Exponential { .. } => {
+                let lowest = interval.mul_f64(1.0 - RANDOMIZATION_FACTOR);
+                let span = interval.mul_f64(2.0 * RANDOMIZATION_FACTOR);
+                lowest + span.mul_f64(random.clamp(0.0, 1.0))
             }
         }
     }
@@ -263,10 +290,10 @@ spec:
             .unwrap();
         let named = resources.resiliency.inbound_retry("any", "pubsub").unwrap();
         assert_eq!(named.max_retries, Some(3));
-        assert_eq!(named.backoff.delay(1), Duration::from_millis(100));
-        assert_eq!(named.backoff.delay(2), Duration::from_millis(150));
+        assert_eq!(named.backoff.interval(1), Duration::from_millis(100));
+        assert_eq!(named.backoff.interval(2), Duration::from_millis(150));
         assert_eq!(
-            named.backoff.delay(20),
+            named.backoff.interval(20),
             Duration::from_secs(1),
             "capped at maxInterval"
         );
@@ -281,6 +308,54 @@ spec:
                 max_retries: None
             }
         );
+    }
+
+    #[test]
+    fn exponential_delays_are_randomised_by_half_the_interval_either_way() {
+        let backoff = Backoff::Exponential {
+            initial: Duration::from_millis(100),
+            max_interval: Duration::from_secs(1),
+        };
+        for attempt in [1, 2, 3, 20] {
+            let interval = backoff.interval(attempt);
+            let (lowest, highest) = (interval / 2, interval * 3 / 2);
+            assert_eq!(
+                backoff.randomised_delay(attempt, 0.0),
+                lowest,
+                "attempt {attempt}"
+            );
+            assert_eq!(
+                backoff.randomised_delay(attempt, 0.5),
+                interval,
+                "attempt {attempt}"
+            );
+            assert_eq!(
+                backoff.randomised_delay(attempt, 1.0),
+                highest,
+                "attempt {attempt}"
+            );
+            let delays: Vec<_> = (0..64).map(|_| backoff.delay(attempt)).collect();
+            assert!(
+                delays.iter().all(|d| (lowest..=highest).contains(d)),
+                "attempt {attempt}: {delays:?} outside [{lowest:?}, {highest:?}]"
+            );
+            assert!(
+                delays.iter().any(|d| *d != delays[0]),
+                "attempt {attempt}: 64 delays all equal {:?}",
+                delays[0]
+            );
+        }
+    }
+
+    #[test]
+    fn constant_delays_are_not_randomised() {
+        let backoff = Backoff::Constant(Duration::from_millis(100));
+        for random in [0.0, 0.3, 0.99] {
+            assert_eq!(
+                backoff.randomised_delay(2, random),
+                Duration::from_millis(100)
+            );
+        }
     }
 
     #[test]

@@ -97,15 +97,17 @@ fn insert_data(envelope: &mut Map<String, Value>, content_type: &str, data: &[u8
     }
 }
 
+/// daprd sets all three trace fields on every envelope, to empty strings without a trace, and
+/// both `traceid` and `traceparent` to the W3C traceparent (components-contrib
+/// `NewCloudEventsEnvelope`).
 fn insert_trace(envelope: &mut Map<String, Value>, trace: &TraceHeaders) {
-    // daprd sets both traceid and traceparent to the W3C traceparent.
-    if let Some(traceparent) = &trace.traceparent {
-        envelope.insert("traceid".into(), Value::String(traceparent.clone()));
-        envelope.insert("traceparent".into(), Value::String(traceparent.clone()));
-    }
-    if let Some(tracestate) = &trace.tracestate {
-        envelope.insert("tracestate".into(), Value::String(tracestate.clone()));
-    }
+    let traceparent = trace.traceparent.clone().unwrap_or_default();
+    envelope.insert("traceid".into(), Value::String(traceparent.clone()));
+    envelope.insert("traceparent".into(), Value::String(traceparent));
+    envelope.insert(
+        "tracestate".into(),
+        Value::String(trace.tracestate.clone().unwrap_or_default()),
+    );
 }
 
 fn complete_existing(
@@ -135,16 +137,16 @@ fn complete_existing(
     if !envelope.contains_key("time") {
         envelope.insert("time".into(), Value::String(time(input.now)));
     }
-    if !envelope.contains_key("traceid")
-        && let Some(traceparent) = &input.trace.traceparent
-    {
+    // components-contrib `FromCloudEvent`: a missing `traceid` brings both trace fields, so
+    // the publisher's `traceparent` is replaced; a missing `tracestate` is added on its own.
+    if !envelope.contains_key("traceid") {
+        let traceparent = input.trace.traceparent.clone().unwrap_or_default();
         envelope.insert("traceid".into(), Value::String(traceparent.clone()));
-        envelope.insert("traceparent".into(), Value::String(traceparent.clone()));
+        envelope.insert("traceparent".into(), Value::String(traceparent));
     }
-    if !envelope.contains_key("tracestate")
-        && let Some(tracestate) = &input.trace.tracestate
-    {
-        envelope.insert("tracestate".into(), Value::String(tracestate.clone()));
+    if !envelope.contains_key("tracestate") {
+        let tracestate = input.trace.tracestate.clone().unwrap_or_default();
+        envelope.insert("tracestate".into(), Value::String(tracestate));
     }
     envelope
 }
@@ -197,6 +199,59 @@ mod tests {
                 "tracestate": "k=v", "time": "2026-11-26T10:00:00Z", "data": {"a": 1}
             })
         );
+    }
+
+    #[test]
+    fn an_event_without_a_trace_has_empty_trace_fields() {
+        let envelope = build(&input(b"hi", "", &TraceHeaders::default()));
+        for field in ["traceid", "traceparent", "tracestate"] {
+            assert_eq!(envelope.get(field), Some(&json!("")), "field: {field}");
+        }
+    }
+
+    #[test]
+    fn a_published_cloud_event_gets_the_trace_fields_it_lacks() {
+        let trace = TraceHeaders {
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            tracestate: None,
+        };
+        let cases = [
+            (
+                "no trace fields: all three added",
+                br#"{"id":"a"}"#.as_slice(),
+                [
+                    trace.traceparent.as_deref().unwrap(),
+                    trace.traceparent.as_deref().unwrap(),
+                    "",
+                ],
+            ),
+            (
+                "traceid present: its traceparent is kept",
+                br#"{"traceid":"t","traceparent":"p"}"#.as_slice(),
+                ["t", "p", ""],
+            ),
+            (
+                "traceparent alone is replaced with traceid's value",
+                br#"{"traceparent":"p","tracestate":"s"}"#.as_slice(),
+                [
+                    trace.traceparent.as_deref().unwrap(),
+                    trace.traceparent.as_deref().unwrap(),
+                    "s",
+                ],
+            ),
+        ];
+        for (case, data, [traceid, traceparent, tracestate]) in cases {
+            let envelope = build(&input(data, "application/cloudevents+json", &trace));
+            assert_eq!(
+                [
+                    &envelope["traceid"],
+                    &envelope["traceparent"],
+                    &envelope["tracestate"]
+                ],
+                [&json!(traceid), &json!(traceparent), &json!(tracestate)],
+                "case: {case}"
+            );
+        }
     }
 
     #[test]

@@ -173,13 +173,17 @@ pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishEr
         .map(str::to_string);
     let mut broker_metadata = metadata.clone();
     let payload = if raw_payload {
-        // No envelope: the trace context travels in the broker metadata instead.
-        if let Some(traceparent) = &publication.trace.traceparent {
-            broker_metadata.insert("traceid".into(), traceparent.clone());
-        }
-        if let Some(tracestate) = &publication.trace.tracestate {
-            broker_metadata.insert("tracestate".into(), tracestate.clone());
-        }
+        // No envelope: the trace context travels in the broker metadata instead, empty
+        // without a trace, as daprd sets it.
+        let trace = publication.trace;
+        broker_metadata.insert(
+            "traceid".into(),
+            trace.traceparent.clone().unwrap_or_default(),
+        );
+        broker_metadata.insert(
+            "tracestate".into(),
+            trace.tracestate.clone().unwrap_or_default(),
+        );
         publication.data.to_vec()
     } else {
         let mut event = envelope::build(&EnvelopeInput {
@@ -192,18 +196,26 @@ pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishEr
             trace: publication.trace,
             now: publication.now,
         });
-        for (key, value) in metadata {
-            let Some(field) = key
-                .get(..CLOUD_EVENT_PREFIX.len())
-                .filter(|prefix| prefix.eq_ignore_ascii_case(CLOUD_EVENT_PREFIX))
-                .and_then(|_| key.get(CLOUD_EVENT_PREFIX.len()..))
-                .map(str::to_ascii_lowercase)
-            else {
-                continue;
-            };
-            if OVERRIDABLE.contains(&field.as_str()) && !value.is_empty() {
-                event.insert(field, Value::String(value.clone()));
-            }
+        let overrides: HashMap<String, &String> = metadata
+            .iter()
+            .filter_map(|(key, value)| {
+                let field = key
+                    .get(..CLOUD_EVENT_PREFIX.len())
+                    .filter(|prefix| prefix.eq_ignore_ascii_case(CLOUD_EVENT_PREFIX))
+                    .and_then(|_| key.get(CLOUD_EVENT_PREFIX.len()..))
+                    .map(str::to_ascii_lowercase)?;
+                (OVERRIDABLE.contains(&field.as_str()) && !value.is_empty())
+                    .then_some((field, value))
+            })
+            .collect();
+        for (field, value) in &overrides {
+            event.insert(field.clone(), Value::String((*value).clone()));
+        }
+        // daprd fills `traceid` and `traceparent` from one value, an overriding `traceparent`
+        // winning over `traceid` (dapr `pkg/runtime/pubsub/cloudevents.go`).
+        if let Some(trace) = overrides.get("traceparent").or(overrides.get("traceid")) {
+            event.insert("traceid".into(), Value::String((*trace).clone()));
+            event.insert("traceparent".into(), Value::String((*trace).clone()));
         }
         if let Some(ttl) = ttl {
             // A client-chosen TTL can be far beyond the last representable date: refuse it
@@ -312,6 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_override_sets_both_traceid_and_traceparent() {
+        let cases = [
+            ("traceid alone", vec![("cloudevent.traceid", "t")], "t"),
+            (
+                "traceparent alone",
+                vec![("cloudevent.TraceParent", "p")],
+                "p",
+            ),
+            (
+                "traceparent wins",
+                vec![("cloudevent.traceid", "t"), ("cloudevent.traceparent", "p")],
+                "p",
+            ),
+        ];
+        for (case, metadata, expected) in cases {
+            let event = envelope_of(&publish(b"{}", "application/json", &metadata).unwrap());
+            assert_eq!(
+                (&event["traceid"], &event["traceparent"]),
+                (&Value::from(expected), &Value::from(expected)),
+                "case: {case}"
+            );
+        }
+    }
+
+    #[test]
     fn ttl_sets_expiration_and_partition_key_orders() {
         let ttl = publish(b"x", "", &[("ttlInSeconds", "30"), ("partitionKey", "k")]).unwrap();
         assert_eq!(envelope_of(&ttl)["expiration"], "2026-01-01T00:00:30Z");
@@ -325,7 +362,15 @@ mod tests {
     fn raw_payloads_are_stored_as_given_with_the_trace_in_metadata() {
         let raw = publish(b"\x00raw", "", &[("rawPayload", "true")]).unwrap();
         assert_eq!(raw.payload, b"\x00raw");
-        assert!(raw.metadata.contains_key("traceid"));
+        assert_eq!(
+            raw.metadata.get("traceid").map(String::as_str),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        );
+        assert_eq!(
+            raw.metadata.get("tracestate").map(String::as_str),
+            Some(""),
+            "daprd sets it even when empty"
+        );
     }
 
     #[test]

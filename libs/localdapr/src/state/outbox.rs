@@ -34,6 +34,10 @@ pub(super) fn outbox_messages(
     trace: &TraceHeaders,
 ) -> Result<Vec<OutgoingMessage>, StateError> {
     let mut messages = Vec::new();
+    let outbox_trace = TraceHeaders {
+        traceparent: None,
+        tracestate: trace.tracestate.clone(),
+    };
     for operation in operations {
         let Operation::Upsert { key, item } = operation else {
             continue;
@@ -51,9 +55,15 @@ pub(super) fn outbox_messages(
             pubsub_name: &outbox.pubsub,
             data: &published.value,
             content_type,
-            trace,
+            trace: &outbox_trace,
             now: Utc::now(),
         });
+        // daprd's outbox builds the envelope without a traceparent, then sets only `traceid`
+        // (dapr `pkg/runtime/pubsub/outbox.go`, `PublishInternal`).
+        event.insert(
+            "traceid".into(),
+            serde_json::Value::String(trace.traceparent.clone().unwrap_or_default()),
+        );
         for (name, value) in &published.metadata {
             if name != "data" && name != "id" {
                 event.insert(name.clone(), serde_json::Value::String(value.clone()));

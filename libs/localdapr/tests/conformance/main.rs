@@ -11,6 +11,7 @@ mod delivery_4_3;
 mod drops_2_3;
 mod health_2_6;
 mod invocation_6;
+mod invoke_service_2_5;
 mod jobs_3;
 mod metrics_9;
 mod outbox_5_4;

@@ -62,6 +62,16 @@ async fn s5_4_each_upsert_publishes_one_event_with_projections_and_op_metadata()
     assert_eq!(projected.data_content_type, "application/json");
     assert!(projected.id.starts_with("outbox-"), "id: {}", projected.id);
     assert_eq!(projected.source, "todo-api");
+    // daprd's outbox carries the caller's trace in `traceid` only; `traceparent` stays empty.
+    let traceid = projected.extension("traceid").unwrap_or_default();
+    assert!(traceid.starts_with("00-"), "traceid: {traceid:?}");
+    assert_eq!(
+        (
+            projected.extension("traceparent"),
+            projected.extension("tracestate")
+        ),
+        (Some(""), Some("")),
+    );
     assert_eq!(
         projected.metadata.get("__key").map(String::as_str),
         Some("task-1")

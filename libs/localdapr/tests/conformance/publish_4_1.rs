@@ -244,6 +244,60 @@ async fn s4_2_cloudevent_metadata_overrides_envelope_fields() {
 }
 
 #[tokio::test]
+async fn s4_2_every_envelope_carries_the_three_trace_fields() {
+    const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let received = Received::default();
+    dapr.app("audit", recording_app("pubsub", "traced", &received))
+        .await;
+    let mut official = dapr.client("api").await.official().await;
+    official
+        .publish_event(PublishEventRequest {
+            data: b"untraced".to_vec(),
+            ..request("pubsub", "traced")
+        })
+        .await
+        .unwrap();
+    let mut traced = tonic::Request::new(PublishEventRequest {
+        data: b"traced".to_vec(),
+        ..request("pubsub", "traced")
+    });
+    traced
+        .metadata_mut()
+        .insert("traceparent", TRACEPARENT.parse().unwrap());
+    traced
+        .metadata_mut()
+        .insert("tracestate", "k=v".parse().unwrap());
+    official.publish_event(traced).await.unwrap();
+    official
+        .publish_event(PublishEventRequest {
+            data: b"overridden".to_vec(),
+            metadata: HashMap::from([("cloudevent.traceid".into(), "custom".into())]),
+            ..request("pubsub", "traced")
+        })
+        .await
+        .unwrap();
+    received.wait_for(3, "every event is delivered").await;
+    let cases = [
+        ("untraced", ["", "", ""]),
+        ("traced", [TRACEPARENT, TRACEPARENT, "k=v"]),
+        ("overridden", ["custom", "custom", ""]),
+    ];
+    let events = received.events();
+    for (data, expected) in cases {
+        let event = events
+            .iter()
+            .find(|e| e.data == data.as_bytes())
+            .unwrap_or_else(|| panic!("case {data}: not delivered"));
+        assert_eq!(
+            ["traceid", "traceparent", "tracestate"].map(|field| event.extension(field)),
+            expected.map(Some),
+            "case: {data}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn s4_1_bulk_publish_delivers_every_entry() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let received = Received::default();

@@ -121,7 +121,19 @@ async fn s2_3_topic_event_request_fields_extensions_and_metadata() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["pubsubname", "time", "topic", "traceid", "traceparent"]
+        [
+            "pubsubname",
+            "time",
+            "topic",
+            "traceid",
+            "traceparent",
+            "tracestate"
+        ]
+    );
+    assert_eq!(
+        string_extension(&extensions, "tracestate").as_deref(),
+        Some(""),
+        "daprd sets tracestate even when the publisher sent none"
     );
     assert_eq!(
         string_extension(&extensions, "traceparent").as_deref(),

@@ -126,10 +126,11 @@ async fn s7_5_an_exponential_policy_backs_off_by_one_and_a_half() {
     .await;
     let gaps = gaps(&app, "exponential");
     assert_eq!(gaps.len(), 3, "one attempt and maxRetries (3) retries");
-    for (gap, expected_ms) in gaps.iter().zip([100, 150, 225]) {
+    // dapr/kit randomises each interval within ±50%, so only half of it is guaranteed.
+    for (gap, interval_ms) in gaps.iter().zip([100, 150, 225]) {
         assert!(
-            *gap + SLACK >= Duration::from_millis(expected_ms),
-            "gap {gap:?}, expected at least {expected_ms}ms"
+            *gap + SLACK >= Duration::from_millis(interval_ms / 2),
+            "gap {gap:?}, expected at least half of {interval_ms}ms"
         );
     }
 }

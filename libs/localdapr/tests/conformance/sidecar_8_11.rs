@@ -120,6 +120,54 @@ async fn s11_metadata_describes_the_app_and_its_components() {
 }
 
 #[tokio::test]
+async fn s11_set_metadata_stores_extended_metadata_that_get_metadata_returns() {
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let app = dapr.client("annotated").await;
+    let other = dapr.client("other").await;
+    let mut client = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
+        format!("http://{}", app.sidecar_address()),
+    )
+    .await
+    .unwrap();
+    client.set_metadata("owner", "team-a").await.unwrap();
+    client.set_metadata("owner", "team-b").await.unwrap();
+    client
+        .set_metadata("", "an empty key is ignored")
+        .await
+        .unwrap();
+    client
+        .set_metadata("daprRuntimeVersion", "overridden")
+        .await
+        .unwrap();
+    let extended = client.get_metadata().await.unwrap().extended_metadata;
+    let mut entries: Vec<_> = extended
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    entries.sort_unstable();
+    assert_eq!(
+        entries,
+        [
+            ("daprRuntimeVersion", localdapr::metadata::RUNTIME_VERSION),
+            ("owner", "team-b")
+        ],
+        "the last value wins; daprd always reports its version"
+    );
+    let others = other
+        .official()
+        .await
+        .get_metadata(GetMetadataRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .extended_metadata;
+    assert!(
+        !others.contains_key("owner"),
+        "extended metadata belongs to one sidecar: {others:?}"
+    );
+}
+
+#[tokio::test]
 async fn s11_shutdown_stops_the_sidecar() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let app = dapr.client("leaving").await;
