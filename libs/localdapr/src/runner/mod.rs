@@ -2,12 +2,14 @@
 //!
 //! Order, as daprd and `dapr run` do it: sidecars first (their gRPC API is up before the apps
 //! start), then each app with `DAPR_GRPC_PORT` and friends; each sidecar waits for its app
-//! port, reads the subscriptions once and starts deliveries. Nothing is restarted silently:
-//! if an app exits, the run stops and says which app and how. On Ctrl-C or SIGTERM deliveries
-//! drain first, then the apps get SIGTERM, then the sidecars stop.
+//! port, reads the subscriptions once and starts deliveries. Every app and sidecar is guarded
+//! by API tokens, random per run unless the run file sets them ([`tokens`]). Nothing is
+//! restarted silently: if an app exits, the run stops and says which app and how. On Ctrl-C or
+//! SIGTERM deliveries drain first, then the apps get SIGTERM, then the sidecars stop.
 
 mod process;
 mod run_file;
+pub mod tokens;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -42,6 +44,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// The run's API tokens could not be written.
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokensError),
     /// An app exited while the run was up.
     #[error("app {app_id} exited ({status}); stopping the run")]
     AppExited {
@@ -59,18 +64,27 @@ pub struct RunOptions {
     pub data_dir: PathBuf,
 }
 
-/// Runs the apps of `run_file` until `shutdown` resolves or an app exits.
+/// Runs the apps of `run_file` until `shutdown` resolves or an app exits. Apps get random API
+/// tokens unless the run file sets them, written to [`tokens::TOKENS_FILE`] in the data
+/// directory once it is locked.
 ///
 /// # Errors
 /// When something cannot start, or an app exits on its own ([`RunError::AppExited`]).
 pub async fn run(
-    run_file: RunFile,
+    mut run_file: RunFile,
     resources: Resources,
     options: RunOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let dapr = LocalDapr::start(LocalDaprConfig::new(options.data_dir, resources)).await?;
-    let outcome = run_apps(&dapr, &run_file, shutdown).await;
+    tokens::assign(&mut run_file.apps);
+    let dapr = LocalDapr::start(LocalDaprConfig::new(options.data_dir.clone(), resources)).await?;
+    let outcome = match tokens::write(&options.data_dir, &run_file.apps).await {
+        Ok(path) => {
+            tracing::info!(file = %path.display(), "api tokens of this run written");
+            run_apps(&dapr, &run_file, shutdown).await
+        }
+        Err(error) => Err(error.into()),
+    };
     dapr.shutdown().await;
     outcome
 }
@@ -165,8 +179,8 @@ async fn run_apps(
 fn app_spec(index: usize, app: &RunApp) -> AppSpec {
     let mut spec = AppSpec::new(app.app_id.clone(), app.app_port);
     spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], app.dapr_grpc_port.unwrap_or(0)));
-    spec.api_token = app.env.get("DAPR_API_TOKEN").cloned();
-    spec.app_api_token = app.env.get("APP_API_TOKEN").cloned();
+    spec.api_token = tokens::token(app, tokens::ENV_DAPR_API_TOKEN);
+    spec.app_api_token = tokens::token(app, tokens::ENV_APP_API_TOKEN);
     spec.health_check = app.health_check;
     spec.instance_name = Some(format!("{}-{index}", app.app_id));
     spec
