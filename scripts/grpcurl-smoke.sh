@@ -60,10 +60,17 @@ for _ in $(seq 1 300); do
 done
 
 services=$(grpcurl -plaintext "$address" list) || fail "list"
-for service in todo.v1.AuthService todo.v1.TaskService; do
+for service in todo.v1.AuthService todo.v1.TaskService grpc.health.v1.Health \
+    grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection; do
     grep -qx "$service" <<<"$services" || fail "list does not show $service: $services"
 done
 grpcurl -plaintext "$address" describe todo.v1.TaskService | grep -q "rpc CreateTask" || fail "describe"
+# The health service resolves through reflection, as grpcurl needs for any call.
+health=$(grpcurl -plaintext "$address" grpc.health.v1.Health/Check) || fail "Health/Check"
+grep -q '"status": "SERVING"' <<<"$health" || fail "Health/Check is not SERVING: $health"
+# google.rpc error details resolve, so grpcurl can decode the BadRequest our statuses carry.
+grpcurl -plaintext "$address" describe google.rpc.BadRequest | grep -q "FieldViolation" \
+    || fail "describe google.rpc.BadRequest"
 
 credentials='{"email": "smoke@example.com", "password": "correct horse battery"}'
 grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
@@ -74,6 +81,12 @@ token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["acces
 auth=(-H "authorization: Bearer $token")
 grpcurl -plaintext "${auth[@]}" -d '{"title": "Try grpcurl", "tags": ["smoke"]}' \
     "$address" todo.v1.TaskService/CreateTask >/dev/null || fail "CreateTask"
+if grpcurl -plaintext "${auth[@]}" -d '{"title": ""}' "$address" todo.v1.TaskService/CreateTask \
+    2>"$scratch/invalid.txt"; then
+    fail "CreateTask with an empty title succeeded"
+fi
+grep -Eq '"fieldViolations": ?\[\{"field": ?"title"' "$scratch/invalid.txt" \
+    || fail "CreateTask with an empty title: no decoded BadRequest: $(cat "$scratch/invalid.txt")"
 listed=$(grpcurl -plaintext "${auth[@]}" -d '{"query": "grpcurl"}' "$address" todo.v1.TaskService/ListTasks) || fail "ListTasks"
 grep -q '"title": "Try grpcurl"' <<<"$listed" || fail "ListTasks does not show the task: $listed"
 if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scratch/unauthenticated.txt"; then
@@ -81,4 +94,5 @@ if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scrat
 fi
 grep -q "Unauthenticated" "$scratch/unauthenticated.txt" || fail "ListTasks without a token: $(cat "$scratch/unauthenticated.txt")"
 
-echo "grpcurl-smoke: ok (list, describe, SignUp, SignIn, CreateTask, ListTasks, Unauthenticated without a token)"
+echo "grpcurl-smoke: ok (list, describe, Health/Check, describe google.rpc.BadRequest, SignUp, SignIn," \
+    "CreateTask, InvalidArgument with decoded details, ListTasks, Unauthenticated without a token)"
