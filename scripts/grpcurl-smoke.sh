@@ -2,6 +2,9 @@
 # Starts todo-api and the gateway on localdapr in a scratch directory, then drives the gateway
 # with the real grpcurl: list and describe through reflection, sign up and in, create and list
 # a task with the token. Run by `just test`; needs the binaries built and grpcurl on PATH.
+#
+# GRPCURL_SMOKE_ADDRESS points grpcurl at another address than the gateway it started (to see
+# the health wait fail); GRPCURL_SMOKE_HEALTH_SECONDS bounds that wait (default 60).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,13 +53,17 @@ YAML
 localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
 localdapr_pid=$!
 
-address="127.0.0.1:$gateway_port"
-for _ in $(seq 1 300); do
-    if grpcurl -plaintext -d '{"service": ""}' "$address" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; then
-        break
+address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:$gateway_port}"
+health_seconds="${GRPCURL_SMOKE_HEALTH_SECONDS:-60}"
+deadline=$((SECONDS + health_seconds))
+until grpcurl -plaintext -max-time 2 "$address" grpc.health.v1.Health/Check >"$scratch/health.txt" 2>&1 \
+    && grep -q '"status": "SERVING"' "$scratch/health.txt"; do
+    kill -0 "$localdapr_pid" 2>/dev/null || fail "localdapr exited before the gateway was healthy"
+    if ((SECONDS >= deadline)); then
+        fail "no SERVING from grpc.health.v1.Health/Check at $address within ${health_seconds}s;" \
+            "last answer: $(cat "$scratch/health.txt")"
     fi
-    kill -0 "$localdapr_pid" 2>/dev/null || fail "localdapr exited"
-    sleep 0.1
+    sleep 0.2
 done
 
 services=$(grpcurl -plaintext "$address" list) || fail "list"
