@@ -13,11 +13,9 @@ default:
 # Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080.
 up: build
     scripts/local-secrets.sh .localdapr/secrets.json
-    @( for _ in $(seq 1 600); do \
-        if curl -fsS http://127.0.0.1:8080/healthz >/dev/null 2>&1; then \
-          echo; echo "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it)"; echo; break; fi; \
-        sleep 0.2; done ) &
-    PATH="{{bin_dir}}:$PATH" localdapr run -f dapr.yaml
+    PATH="{{bin_dir}}:$PATH" scripts/run-until-healthy.sh http://127.0.0.1:8080/healthz 120 \
+        "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it)" \
+        localdapr run -f dapr.yaml
 
 # Builds every binary of the suite (debug).
 build:

@@ -2,6 +2,9 @@
 # Starts todo-api and the gateway on localdapr in a scratch directory, then drives the gateway
 # with the real grpcurl: list and describe through reflection, sign up and in, create and list
 # a task with the token. Run by `just test`; needs the binaries built and grpcurl on PATH.
+#
+# GRPCURL_SMOKE_ADDRESS points grpcurl at another address than the gateway it started (to see
+# the health wait fail); GRPCURL_SMOKE_HEALTH_SECONDS bounds that wait (default 60).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,20 +53,31 @@ YAML
 localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
 localdapr_pid=$!
 
-address="127.0.0.1:$gateway_port"
-for _ in $(seq 1 300); do
-    if grpcurl -plaintext -d '{"service": ""}' "$address" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; then
-        break
+address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:$gateway_port}"
+health_seconds="${GRPCURL_SMOKE_HEALTH_SECONDS:-60}"
+deadline=$((SECONDS + health_seconds))
+until grpcurl -plaintext -max-time 2 "$address" grpc.health.v1.Health/Check >"$scratch/health.txt" 2>&1 \
+    && grep -q '"status": "SERVING"' "$scratch/health.txt"; do
+    kill -0 "$localdapr_pid" 2>/dev/null || fail "localdapr exited before the gateway was healthy"
+    if ((SECONDS >= deadline)); then
+        fail "no SERVING from grpc.health.v1.Health/Check at $address within ${health_seconds}s;" \
+            "last answer: $(cat "$scratch/health.txt")"
     fi
-    kill -0 "$localdapr_pid" 2>/dev/null || fail "localdapr exited"
-    sleep 0.1
+    sleep 0.2
 done
 
 services=$(grpcurl -plaintext "$address" list) || fail "list"
-for service in todo.v1.AuthService todo.v1.TaskService; do
+for service in todo.v1.AuthService todo.v1.TaskService grpc.health.v1.Health \
+    grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection; do
     grep -qx "$service" <<<"$services" || fail "list does not show $service: $services"
 done
 grpcurl -plaintext "$address" describe todo.v1.TaskService | grep -q "rpc CreateTask" || fail "describe"
+# The health service resolves through reflection, as grpcurl needs for any call.
+health=$(grpcurl -plaintext "$address" grpc.health.v1.Health/Check) || fail "Health/Check"
+grep -q '"status": "SERVING"' <<<"$health" || fail "Health/Check is not SERVING: $health"
+# google.rpc error details resolve, so grpcurl can decode the BadRequest our statuses carry.
+grpcurl -plaintext "$address" describe google.rpc.BadRequest | grep -q "FieldViolation" \
+    || fail "describe google.rpc.BadRequest"
 
 credentials='{"email": "smoke@example.com", "password": "correct horse battery"}'
 grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
@@ -74,6 +88,12 @@ token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["acces
 auth=(-H "authorization: Bearer $token")
 grpcurl -plaintext "${auth[@]}" -d '{"title": "Try grpcurl", "tags": ["smoke"]}' \
     "$address" todo.v1.TaskService/CreateTask >/dev/null || fail "CreateTask"
+if grpcurl -plaintext "${auth[@]}" -d '{"title": ""}' "$address" todo.v1.TaskService/CreateTask \
+    2>"$scratch/invalid.txt"; then
+    fail "CreateTask with an empty title succeeded"
+fi
+grep -Eq '"fieldViolations": ?\[\{"field": ?"title"' "$scratch/invalid.txt" \
+    || fail "CreateTask with an empty title: no decoded BadRequest: $(cat "$scratch/invalid.txt")"
 listed=$(grpcurl -plaintext "${auth[@]}" -d '{"query": "grpcurl"}' "$address" todo.v1.TaskService/ListTasks) || fail "ListTasks"
 grep -q '"title": "Try grpcurl"' <<<"$listed" || fail "ListTasks does not show the task: $listed"
 if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scratch/unauthenticated.txt"; then
@@ -81,4 +101,5 @@ if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scrat
 fi
 grep -q "Unauthenticated" "$scratch/unauthenticated.txt" || fail "ListTasks without a token: $(cat "$scratch/unauthenticated.txt")"
 
-echo "grpcurl-smoke: ok (list, describe, SignUp, SignIn, CreateTask, ListTasks, Unauthenticated without a token)"
+echo "grpcurl-smoke: ok (list, describe, Health/Check, describe google.rpc.BadRequest, SignUp, SignIn," \
+    "CreateTask, InvalidArgument with decoded details, ListTasks, Unauthenticated without a token)"

@@ -150,7 +150,8 @@ impl AppServer {
     }
 
     /// Adds an encoded descriptor set to gRPC reflection (served as v1 and v1alpha, so every
-    /// `grpcurl` works).
+    /// `grpcurl` works). Health, reflection and `google.rpc` are always there: see
+    /// [`STANDARD_DESCRIPTOR_SETS`].
     pub fn reflection(mut self, descriptor_set: &'static [u8]) -> Self {
         self.descriptor_sets.push(descriptor_set);
         self
@@ -221,9 +222,7 @@ impl AppServer {
 
         let mut routes = self.routes;
         routes.add_service(health_service);
-        if !self.descriptor_sets.is_empty() {
-            add_reflection(&mut routes, &self.descriptor_sets)?;
-        }
+        add_reflection(&mut routes, &self.descriptor_sets)?;
         if let Some(callback) = &self.callback {
             callback.clone().add_to(&mut routes);
         }
@@ -332,9 +331,20 @@ async fn set_health(health: &HealthReporter, names: &[&'static str], status: Ser
     }
 }
 
+/// The descriptor sets every app serves through reflection beside its own: `grpc.health.v1` and
+/// both reflection versions, so `grpcurl` can call them (it resolves every method through
+/// reflection first), and `google.rpc` (`Status`, `BadRequest`, ...), so it can decode the error
+/// details our statuses carry. Each set includes the well-known types it imports.
+pub const STANDARD_DESCRIPTOR_SETS: [&[u8]; 4] = [
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    tonic_types::pb::FILE_DESCRIPTOR_SET,
+];
+
 fn add_reflection(routes: &mut RoutesBuilder, sets: &[&'static [u8]]) -> Result<(), RunError> {
     let configure = || {
-        sets.iter().fold(
+        STANDARD_DESCRIPTOR_SETS.iter().chain(sets).fold(
             tonic_reflection::server::Builder::configure(),
             |builder, set| builder.register_encoded_file_descriptor_set(set),
         )

@@ -251,6 +251,24 @@ async fn connect_gives_up_at_the_startup_deadline() {
     assert_eq!(error.code(), Code::Unavailable);
 }
 
+#[tokio::test(start_paused = true)]
+async fn connect_gives_up_at_the_deadline_when_the_sidecar_accepts_but_never_answers() {
+    // Bound but never accepting: the kernel completes the TCP handshake, nobody speaks HTTP/2.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut config = DaprConfig::for_endpoint(format!("http://{address}").parse().unwrap());
+    config.startup_timeout = Duration::from_secs(5);
+    config.call_timeout = Duration::from_secs(3600);
+
+    let error = DaprClient::connect(&config).await.unwrap_err();
+
+    let DaprError::SidecarUnreachable { waited, .. } = error else {
+        panic!("expected SidecarUnreachable, got {error:?}");
+    };
+    assert!(waited <= config.startup_timeout, "waited {waited:?}");
+    drop(listener);
+}
+
 #[tokio::test]
 async fn every_call_carries_the_api_token_when_configured() {
     let fake = FakeSidecar::default();

@@ -86,14 +86,21 @@ impl DaprClient {
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(50);
         loop {
-            let attempt = client
-                .inner
-                .clone()
-                .get_metadata(dapr::GetMetadataRequest {})
-                .await;
+            // No attempt outlives the deadline: a sidecar that accepts TCP but never answers
+            // would otherwise hold startup for a whole call timeout past it.
+            let remaining = config.startup_timeout.saturating_sub(started.elapsed());
+            let attempt = tokio::time::timeout(
+                remaining,
+                client
+                    .inner
+                    .clone()
+                    .get_metadata(dapr::GetMetadataRequest {}),
+            )
+            .await;
             let last_error = match attempt {
-                Ok(_) => return Ok(client),
-                Err(status) => status,
+                Ok(Ok(_)) => return Ok(client),
+                Ok(Err(status)) => status,
+                Err(_) => Status::deadline_exceeded("no answer before the startup deadline"),
             };
             if started.elapsed() + backoff > config.startup_timeout {
                 return Err(DaprError::SidecarUnreachable {
