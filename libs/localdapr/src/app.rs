@@ -222,14 +222,6 @@ impl AppRegistry {
             .unwrap_or_default()
     }
 
-    /// Every instance.
-    pub fn all(&self) -> Vec<Arc<AppInstanceHandle>> {
-        self.instances
-            .read()
-            .map(|i| i.values().flatten().cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// Whether any instance of `app_id` was ever registered.
     pub fn knows(&self, app_id: &str) -> bool {
         self.instances.read().is_ok_and(|i| i.contains_key(app_id))

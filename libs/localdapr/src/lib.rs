@@ -3,14 +3,24 @@
 //! where `shared/reference/dapr.md` gives a status code, default, quirk or envelope field,
 //! localdapr does the same, and its tests name the section they check.
 //!
-//! - [`runtime`]: [`LocalDapr`] — one database, the components, and a sidecar per app instance.
-//! - [`sidecar`]: the `Dapr` service of one app, its API token, and connecting the app.
+//! The API: [`LocalDapr`] starts a runtime ([`LocalDaprConfig`], [`Resources`]) and serves a
+//! sidecar per app instance ([`AppSpec`] → [`SidecarHandle`]); [`runner`] runs the apps of a
+//! Dapr multi-app run file; [`components`] reads the YAML resources; [`db`] is the database,
+//! which tests read through [`LocalDapr::runtime`]; `testsuite` (feature) starts all of it for
+//! other crates' tests.
+//!
+//! Inside:
+//! - `runtime`: [`LocalDapr`] — one database, the components, the pub/sub engine, the job
+//!   scheduler, and a sidecar per app instance.
+//! - `sidecar`: the `Dapr` service of one app, its API token, and connecting the app; `app`:
+//!   the app instances and their `AppCallback` clients.
 //! - `state`: state stores, transactions and the outbox (§5).
-//! - [`pubsub`]: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
-//! - [`jobs`]: the job scheduler (§3).
+//! - `pubsub`: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
+//! - `jobs`: the job scheduler (§3).
 //! - `proxy`: service invocation in proxy mode (§6); `invoke`: the deprecated `InvokeService`,
 //!   which reaches the target app's `OnInvoke` (§2.5).
-//! - `secrets`, [`metadata`]: the local file secret store, `GetMetadata` and `SetMetadata` (§11).
+//! - `secrets`, `metadata`: the local file secret store, `GetMetadata` and `SetMetadata` (§11).
+//! - `duration`: Go and ISO 8601 durations, as Dapr parses them.
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
@@ -20,24 +30,27 @@
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
 //! (`localdapr sidecar`).
 
-pub mod app;
+mod app;
 pub mod components;
 pub mod db;
-pub mod duration;
+mod duration;
 mod invoke;
-pub mod jobs;
-pub mod metadata;
+mod jobs;
+mod metadata;
 mod proxy;
-pub mod pubsub;
+mod pubsub;
 pub mod runner;
-pub mod runtime;
+mod runtime;
 mod secrets;
-pub mod sidecar;
+mod sidecar;
 mod state;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use app::AppInstanceHandle;
 pub use components::Resources;
+pub use metadata::RUNTIME_VERSION;
 pub use runtime::{
-    AppSpec, HealthCheckSpec, LocalDapr, LocalDaprConfig, SidecarHandle, StartError,
+    AppSpec, CHECKPOINT_INTERVAL, DRAIN_TIMEOUT, HealthCheckSpec, LocalDapr, LocalDaprConfig,
+    Runtime, SidecarHandle, StartError,
 };

@@ -36,17 +36,17 @@ pub struct Runtime {
     /// The database.
     pub db: Db,
     /// The components and resiliency policies.
-    pub resources: Arc<Resources>,
+    pub(crate) resources: Arc<Resources>,
     /// The app instances.
-    pub apps: Arc<AppRegistry>,
+    pub(crate) apps: Arc<AppRegistry>,
     /// The pub/sub engine.
-    pub pubsub: Arc<PubSub>,
+    pub(crate) pubsub: Arc<PubSub>,
     /// The job scheduler.
-    pub jobs: Arc<Scheduler>,
+    pub(crate) jobs: Arc<Scheduler>,
     /// Cancelled when the runtime shuts down; background loops watch it.
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// Owns every background task, so shutdown can wait for them.
-    pub tasks: TaskTracker,
+    pub(crate) tasks: TaskTracker,
 }
 
 impl Runtime {

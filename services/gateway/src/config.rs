@@ -13,7 +13,7 @@ use dapr_kit::{
 };
 use http::HeaderValue;
 
-use crate::sign_in_limiter::SignInLimits;
+use crate::auth::SignInLimits;
 
 /// Default for [`dapr_kit::service_main::ENV_APP_PORT`], the public port: gRPC, gRPC-web, reflection, health, `/healthz`
 /// and the frontend.

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, codegen::BoxStream, metadata::AsciiMetadataValue};
 
-use crate::{access_tokens::AccessTokens, config::UpstreamApps, deadline, error::Error};
+use crate::{auth::AccessTokens, config::UpstreamApps, deadline, error::Error};
 
 /// Marks a proxied call as streaming, so daprd applies resiliency timeouts and retries to the
 /// handshake only (reference §6).

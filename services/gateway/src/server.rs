@@ -19,16 +19,12 @@ use todo_proto::todo::v1::{
 
 use crate::{
     Config,
-    access_tokens::{AccessTokens, SigningKey},
-    accounts::Accounts,
-    auth::Auth,
-    auth_api::AuthApi,
+    auth::{
+        AccessTokens, Accounts, Auth, AuthApi, Passwords, RefreshTokens, SignInLimiter, SigningKey,
+    },
     edge,
     error::Error,
     forwarding::{Forwarder, Upstreams},
-    passwords::Passwords,
-    refresh_tokens::RefreshTokens,
-    sign_in_limiter::SignInLimiter,
 };
 
 /// The key of the JWT signing key inside the suite's secret.

@@ -30,14 +30,14 @@
 //! `GetJob`/`ListJobs` return the default failure policy when none was given, because
 //! go-etcd-cron stores it into the job (read from its `Builder.Parse`, not observed end to end).
 
-pub mod metrics;
-pub mod progress;
-pub mod schedule;
-pub mod spec;
+mod metrics;
+mod progress;
+mod schedule;
+mod spec;
 mod store;
 mod table;
 mod timer;
-pub mod trigger;
+mod trigger;
 
 use std::{
     sync::{

@@ -19,16 +19,16 @@
 //! delivers, and deletes the pending row only once the app answered.
 
 mod delivery;
-pub mod envelope;
-pub mod go_json;
-pub mod log;
-pub mod metrics;
-pub mod publish;
-pub mod routing;
+pub(crate) mod envelope;
+mod go_json;
+mod log;
+mod metrics;
+mod publish;
+mod routing;
 mod settlement;
-pub mod subscriptions;
-pub mod topic_access;
-pub mod topic_event;
+mod subscriptions;
+mod topic_access;
+mod topic_event;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -455,9 +455,9 @@ mod tests {
             .await
             .unwrap();
         let departed = member("run-1");
-        let (gone_group, _) = pubsub.registry.join(gone, "run-1-uuid", departed.clone());
+        let (gone_group, _) = pubsub.registry.join(gone, departed.clone());
         pubsub.registry.leave(&departed.instance);
-        let (here_group, _) = pubsub.registry.join(here, "here", member("here"));
+        let (here_group, _) = pubsub.registry.join(here, member("here"));
 
         let retention = i64::try_from(RETENTION.as_millis()).unwrap();
         pubsub.clean_up(joined_at + retention + 1).await;

@@ -86,8 +86,6 @@ pub struct Group {
     pub pubsub: String,
     /// The topic.
     pub topic: String,
-    /// The consumer group name.
-    pub consumer: String,
     /// Woken when the topic gets a message or the group a member.
     pub wake: Notify,
     members: Mutex<Vec<Member>>,
@@ -138,7 +136,7 @@ pub struct Registry {
 impl Registry {
     /// Adds `member` to group `id`; returns the group if it is new to this process (its worker
     /// must be started).
-    pub(super) fn join(&self, id: i64, consumer: &str, member: Member) -> (Arc<Group>, bool) {
+    pub(super) fn join(&self, id: i64, member: Member) -> (Arc<Group>, bool) {
         let mut groups = self
             .groups
             .lock()
@@ -152,7 +150,6 @@ impl Registry {
                     id,
                     pubsub: member.subscription.pubsub.clone(),
                     topic: member.subscription.topic.clone(),
-                    consumer: consumer.to_string(),
                     wake: Notify::new(),
                     members: Mutex::new(Vec::new()),
                     next_member: AtomicUsize::new(0),
@@ -345,7 +342,7 @@ pub async fn subscribe_app(
             instance: app.clone(),
             subscription,
         };
-        let (group, is_new) = registry.join(group_id, &consumer, member);
+        let (group, is_new) = registry.join(group_id, member);
         tracing::info!(
             app_id,
             pubsub,

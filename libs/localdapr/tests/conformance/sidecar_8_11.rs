@@ -148,7 +148,7 @@ async fn s11_set_metadata_stores_extended_metadata_that_get_metadata_returns() {
     assert_eq!(
         entries,
         [
-            ("daprRuntimeVersion", localdapr::metadata::RUNTIME_VERSION),
+            ("daprRuntimeVersion", localdapr::RUNTIME_VERSION),
             ("owner", "team-b")
         ],
         "the last value wins; daprd always reports its version"

@@ -2,7 +2,7 @@
 //! call can act for.
 
 use chrono::Utc;
-use gateway::access_tokens::{AUDIENCE, Claims, ISSUER};
+use gateway::auth::access_tokens::{AUDIENCE, Claims, ISSUER};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use todo_proto::todo::v1::{self as proto, auth_service_client::AuthServiceClient};
 use tonic::{Code, Request};

@@ -6,6 +6,14 @@
 //! group acknowledges a message by deleting its pending row. Rows are never "claimed" in the
 //! database: what is in flight lives in the worker's memory only, so a delivery cut short by
 //! a crash is simply still pending when the process starts again (at-least-once, §4.3).
+//!
+//! - this module: messages and their pending rows — append, due, ack, retry, dead letter,
+//!   retention.
+//! - `groups`: consumer groups — joining, activity, and deleting the idle ones.
+//! - `schema`: the tables, and the upgrade of those an older localdapr created.
+
+mod groups;
+mod schema;
 
 use std::collections::HashMap;
 
@@ -13,51 +21,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::db::write_transaction;
 
-/// The pub/sub tables.
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pubsub_messages (
-    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-    pubsub        TEXT    NOT NULL,
-    topic         TEXT    NOT NULL,
-    partition_key TEXT,
-    payload       BLOB    NOT NULL,
-    metadata      TEXT    NOT NULL,
-    published_at  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS pubsub_messages_topic ON pubsub_messages (pubsub, topic, seq);
-CREATE INDEX IF NOT EXISTS pubsub_messages_published ON pubsub_messages (published_at);
-CREATE TABLE IF NOT EXISTS pubsub_groups (
-    group_id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    pubsub         TEXT    NOT NULL,
-    topic          TEXT    NOT NULL,
-    consumer       TEXT    NOT NULL,
-    created_at     INTEGER NOT NULL,
-    -- When a member last joined or acknowledged; groups idle past the retention are deleted.
-    last_active_at INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (pubsub, topic, consumer)
-);
-CREATE TABLE IF NOT EXISTS pubsub_pending (
-    group_id        INTEGER NOT NULL,
-    seq             INTEGER NOT NULL,
-    partition_key   TEXT,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    -- 1 when the row may be delivered as far as ordering goes: unkeyed, or the oldest pending
-    -- row of its key. Kept up to date on append, ack and dead letter, so `due` reads heads only.
-    is_head         INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (group_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pubsub_pending_key
-    ON pubsub_pending (group_id, partition_key, seq) WHERE partition_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS pubsub_pending_seq ON pubsub_pending (seq);
-";
-
-/// Indexes on columns that [`migrate`] may have to add first. One partial index of the heads
-/// serves both delivery queries, in due order; every index costs a page write per commit.
-const MIGRATED_INDEXES: &str = "
-CREATE INDEX IF NOT EXISTS pubsub_pending_due
-    ON pubsub_pending (group_id, next_attempt_at, seq) WHERE is_head = 1;
-";
+use groups::touch;
+pub use groups::{delete_inactive_groups, ensure_group};
+pub(crate) use schema::{SCHEMA, migrate};
 
 /// A group's deliverable messages, earliest due first (log order among those due at the same
 /// time, which keeps messages that were never retried in log order). It reads heads from
@@ -81,35 +47,6 @@ const DELETE_PROCESSED_SQL: &str = "
 DELETE FROM pubsub_messages WHERE published_at < ?1
 AND NOT EXISTS (SELECT 1 FROM pubsub_pending p WHERE p.seq = pubsub_messages.seq)";
 
-/// Brings a database written by an older localdapr up to [`SCHEMA`], in one transaction.
-/// Columns are added with `ALTER TABLE` where missing, so existing data is kept.
-pub(crate) fn migrate(connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
-    let transaction = write_transaction(connection)?;
-    if add_column_if_missing(
-        &transaction,
-        "pubsub_groups",
-        "last_active_at",
-        "INTEGER NOT NULL DEFAULT 0",
-    )? {
-        // Groups from before count as active now: each gets a full retention period to return.
-        transaction.execute("UPDATE pubsub_groups SET last_active_at = ?1", params![now])?;
-    }
-    if add_column_if_missing(
-        &transaction,
-        "pubsub_pending",
-        "is_head",
-        "INTEGER NOT NULL DEFAULT 0",
-    )? {
-        transaction.execute(
-            "UPDATE pubsub_pending SET is_head = 1 WHERE partition_key IS NULL",
-            [],
-        )?;
-        mark_key_heads(&transaction, None)?;
-    }
-    transaction.execute_batch(MIGRATED_INDEXES)?;
-    transaction.commit()
-}
-
 /// Marks the oldest pending row of each key as its head, in group `group_id` or in all groups.
 fn mark_key_heads(connection: &Connection, group_id: Option<i64>) -> rusqlite::Result<()> {
     connection.execute(
@@ -121,26 +58,6 @@ fn mark_key_heads(connection: &Connection, group_id: Option<i64>) -> rusqlite::R
         params![group_id],
     )?;
     Ok(())
-}
-
-/// Adds `column` to `table` unless it is there; returns whether it was added.
-fn add_column_if_missing(
-    connection: &Connection,
-    table: &str,
-    column: &str,
-    definition: &str,
-) -> rusqlite::Result<bool> {
-    let exists = connection
-        .prepare(&format!(
-            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
-        ))?
-        .exists(params![column])?;
-    if !exists {
-        connection.execute_batch(&format!(
-            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
-        ))?;
-    }
-    Ok(!exists)
 }
 
 /// A message as the broker keeps it.
@@ -211,49 +128,6 @@ pub fn append(
             message.topic
         ])?;
     Ok(seq)
-}
-
-/// The id of the group `consumer` on a topic, creating it if needed. A new group starts at
-/// the end of the log, or at its start when `from_oldest` (`initialOffset: oldest`).
-pub fn ensure_group(
-    connection: &mut Connection,
-    pubsub: &str,
-    topic: &str,
-    consumer: &str,
-    from_oldest: bool,
-    now: i64,
-) -> rusqlite::Result<i64> {
-    let transaction = write_transaction(connection)?;
-    let existing: Option<i64> = transaction
-        .query_row(
-            "SELECT group_id FROM pubsub_groups WHERE pubsub = ?1 AND topic = ?2 AND consumer = ?3",
-            params![pubsub, topic, consumer],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if let Some(group_id) = existing {
-        touch(&transaction, group_id, now)?;
-        transaction.commit()?;
-        return Ok(group_id);
-    }
-    transaction.execute(
-        "INSERT INTO pubsub_groups (pubsub, topic, consumer, created_at, last_active_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![pubsub, topic, consumer, now],
-    )?;
-    let group_id = transaction.last_insert_rowid();
-    if from_oldest {
-        transaction.execute(
-            "INSERT INTO pubsub_pending
-                 (group_id, seq, partition_key, attempts, next_attempt_at, is_head)
-             SELECT ?1, seq, partition_key, 0, ?2, partition_key IS NULL FROM pubsub_messages
-             WHERE pubsub = ?3 AND topic = ?4",
-            params![group_id, now, pubsub, topic],
-        )?;
-        mark_key_heads(&transaction, Some(group_id))?;
-    }
-    transaction.commit()?;
-    Ok(group_id)
 }
 
 /// What a group can deliver now, and when the next retry falls due.
@@ -333,62 +207,6 @@ fn ack_in(connection: &Connection, group_id: i64, seq: i64, now: i64) -> rusqlit
     touch(connection, group_id, now)
 }
 
-/// How stale `last_active_at` may get before an acknowledgement rewrites it: idling is
-/// measured in hours, and skipping the write spares a page per acknowledgement.
-const ACTIVITY_RESOLUTION_MILLIS: i64 = 60_000;
-
-/// Records that a group was active at `now` (to within [`ACTIVITY_RESOLUTION_MILLIS`]).
-fn touch(connection: &Connection, group_id: i64, now: i64) -> rusqlite::Result<()> {
-    connection
-        .prepare_cached(
-            "UPDATE pubsub_groups SET last_active_at = ?2
-             WHERE group_id = ?1 AND last_active_at <= ?2 - ?3",
-        )?
-        .execute(params![group_id, now, ACTIVITY_RESOLUTION_MILLIS])?;
-    Ok(())
-}
-
-/// Deletes the groups idle since before `cutoff` that have no member in this process (not in
-/// `live`), with their pending rows, and returns their ids. Groups in `live` are marked active
-/// at `now` first, so a group whose last member leaves gets a full retention period too.
-///
-/// Like a Kafka consumer group whose offsets expired, a deleted group that comes back starts
-/// again from its `initialOffset`. Without this, every `{uuid}` consumer id (a new group per
-/// run) would keep a pending row per message forever and hold back retention.
-pub fn delete_inactive_groups(
-    connection: &mut Connection,
-    cutoff: i64,
-    live: &[i64],
-    now: i64,
-) -> rusqlite::Result<Vec<i64>> {
-    let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
-    let transaction = write_transaction(connection)?;
-    transaction.execute(
-        "UPDATE pubsub_groups SET last_active_at = ?2
-         WHERE group_id IN (SELECT value FROM json_each(?1))",
-        params![live, now],
-    )?;
-    let idle: Vec<i64> = transaction
-        .prepare(
-            "SELECT group_id FROM pubsub_groups WHERE last_active_at < ?1
-             AND group_id NOT IN (SELECT value FROM json_each(?2))",
-        )?
-        .query_map(params![cutoff, live], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for group_id in &idle {
-        transaction.execute(
-            "DELETE FROM pubsub_pending WHERE group_id = ?1",
-            params![group_id],
-        )?;
-        transaction.execute(
-            "DELETE FROM pubsub_groups WHERE group_id = ?1",
-            params![group_id],
-        )?;
-    }
-    transaction.commit()?;
-    Ok(idle)
-}
-
 /// Schedules the next attempt of a message.
 pub fn reschedule(
     connection: &Connection,
@@ -434,14 +252,14 @@ pub fn delete_processed_before(connection: &Connection, cutoff: i64) -> rusqlite
 mod tests {
     use super::*;
 
-    fn open() -> Connection {
+    pub(super) fn open() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(SCHEMA).unwrap();
         migrate(&mut connection, 0).unwrap();
         connection
     }
 
-    fn message(topic: &str, key: Option<&str>, payload: &str) -> StoredMessage {
+    pub(super) fn message(topic: &str, key: Option<&str>, payload: &str) -> StoredMessage {
         StoredMessage {
             pubsub: "pubsub".into(),
             topic: topic.into(),
@@ -451,33 +269,24 @@ mod tests {
         }
     }
 
-    fn publish(connection: &mut Connection, message: &StoredMessage) -> i64 {
+    pub(super) fn publish(connection: &mut Connection, message: &StoredMessage) -> i64 {
         let transaction = connection.transaction().unwrap();
         let seq = append(&transaction, message, 0).unwrap();
         transaction.commit().unwrap();
         seq
     }
 
-    fn due_payloads(connection: &Connection, group: i64, in_flight: &[i64]) -> Vec<String> {
+    pub(super) fn due_payloads(
+        connection: &Connection,
+        group: i64,
+        in_flight: &[i64],
+    ) -> Vec<String> {
         due(connection, group, 10, in_flight, 100)
             .unwrap()
             .messages
             .into_iter()
             .map(|m| String::from_utf8(m.message.payload).unwrap())
             .collect()
-    }
-
-    #[test]
-    fn a_new_group_starts_at_the_newest_message_unless_told_oldest() {
-        let mut connection = open();
-        publish(&mut connection, &message("t", None, "before"));
-        let newest = ensure_group(&mut connection, "pubsub", "t", "a", false, 0).unwrap();
-        let oldest = ensure_group(&mut connection, "pubsub", "t", "b", true, 0).unwrap();
-        publish(&mut connection, &message("t", None, "after"));
-        assert_eq!(due_payloads(&connection, newest, &[]), ["after"]);
-        assert_eq!(due_payloads(&connection, oldest, &[]), ["before", "after"]);
-        let again = ensure_group(&mut connection, "pubsub", "t", "a", true, 0).unwrap();
-        assert_eq!(again, newest, "an existing group keeps its position");
     }
 
     #[test]
@@ -526,7 +335,7 @@ mod tests {
         assert_eq!(due_payloads(&connection, group, &[]), ["pending"]);
     }
 
-    fn last_active(connection: &Connection, group: i64) -> i64 {
+    pub(super) fn last_active(connection: &Connection, group: i64) -> i64 {
         connection
             .query_row(
                 "SELECT last_active_at FROM pubsub_groups WHERE group_id = ?1",
@@ -534,101 +343,6 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap()
-    }
-
-    fn group_count(connection: &Connection) -> i64 {
-        connection
-            .query_row("SELECT COUNT(*) FROM pubsub_groups", [], |row| row.get(0))
-            .unwrap()
-    }
-
-    #[test]
-    fn joining_and_acking_mark_a_group_active() {
-        let mut connection = open();
-        let minute = ACTIVITY_RESOLUTION_MILLIS;
-        let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 5).unwrap();
-        assert_eq!(last_active(&connection, group), 5);
-        let first = publish(&mut connection, &message("t", None, "m1"));
-        let second = publish(&mut connection, &message("t", None, "m2"));
-        ack(&mut connection, group, first, 5 + minute / 2).unwrap();
-        assert_eq!(
-            last_active(&connection, group),
-            5,
-            "within a minute nothing is written"
-        );
-        ack(&mut connection, group, second, 5 + minute).unwrap();
-        assert_eq!(last_active(&connection, group), 5 + minute);
-        ensure_group(&mut connection, "pubsub", "t", "a", false, 10 * minute).unwrap();
-        assert_eq!(
-            last_active(&connection, group),
-            10 * minute,
-            "joining again"
-        );
-    }
-
-    #[test]
-    fn idle_groups_without_members_are_deleted_with_their_pending_rows() {
-        let mut connection = open();
-        let idle = ensure_group(&mut connection, "pubsub", "t", "run-1", false, 0).unwrap();
-        let recent = ensure_group(&mut connection, "pubsub", "t", "run-2", false, 50).unwrap();
-        let live = ensure_group(&mut connection, "pubsub", "t", "running", false, 0).unwrap();
-        publish(&mut connection, &message("t", None, "m"));
-
-        let deleted = delete_inactive_groups(&mut connection, 10, &[live], 100).unwrap();
-
-        assert_eq!(deleted, [idle]);
-        assert_eq!(group_count(&connection), 2);
-        assert!(
-            due_payloads(&connection, idle, &[]).is_empty(),
-            "its rows are gone"
-        );
-        assert_eq!(due_payloads(&connection, recent, &[]), ["m"]);
-        assert_eq!(
-            last_active(&connection, live),
-            100,
-            "a group with a member is active"
-        );
-        ack(&mut connection, recent, 1, 60).unwrap();
-        ack(&mut connection, live, 1, 100).unwrap();
-        assert_eq!(
-            delete_processed_before(&connection, 1).unwrap(),
-            1,
-            "the idle group no longer holds the message back"
-        );
-    }
-
-    #[test]
-    fn a_database_from_before_last_active_at_is_migrated_in_place() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch(
-                "CREATE TABLE pubsub_groups (
-                    group_id   INTEGER PRIMARY KEY AUTOINCREMENT,
-                    pubsub     TEXT    NOT NULL,
-                    topic      TEXT    NOT NULL,
-                    consumer   TEXT    NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    UNIQUE (pubsub, topic, consumer)
-                );
-                INSERT INTO pubsub_groups (pubsub, topic, consumer, created_at)
-                    VALUES ('pubsub', 't', 'old', 1);",
-            )
-            .unwrap();
-        connection.execute_batch(SCHEMA).unwrap();
-        migrate(&mut connection, 42).unwrap();
-        assert_eq!(
-            last_active(&connection, 1),
-            42,
-            "kept, and active as of the upgrade"
-        );
-        migrate(&mut connection, 43).unwrap();
-        assert_eq!(
-            last_active(&connection, 1),
-            42,
-            "migrating again changes nothing"
-        );
-        let group = ensure_group(&mut connection, "pubsub", "t", "old", false, 50).unwrap();
-        assert_eq!(group, 1);
     }
 
     fn query_plan(connection: &Connection, sql: &str, parameters: usize) -> String {
@@ -698,48 +412,5 @@ mod tests {
             ["k1", "j1"],
             "a group replaying the topic starts with the oldest of each key"
         );
-    }
-
-    #[test]
-    fn pending_rows_from_before_is_head_get_their_heads_on_migration() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch(
-                "CREATE TABLE pubsub_pending (
-                    group_id        INTEGER NOT NULL,
-                    seq             INTEGER NOT NULL,
-                    partition_key   TEXT,
-                    attempts        INTEGER NOT NULL DEFAULT 0,
-                    next_attempt_at INTEGER NOT NULL,
-                    PRIMARY KEY (group_id, seq)
-                ) WITHOUT ROWID;",
-            )
-            .unwrap();
-        connection.execute_batch(SCHEMA).unwrap();
-        let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 0).unwrap();
-        for (key, payload) in [(Some("k"), "k1"), (Some("k"), "k2"), (None, "free")] {
-            let transaction = connection.transaction().unwrap();
-            let stored = message("t", key, payload);
-            let metadata = "{}";
-            transaction
-                .execute(
-                    "INSERT INTO pubsub_messages
-                         (pubsub, topic, partition_key, payload, metadata, published_at)
-                     VALUES ('pubsub', 't', ?1, ?2, ?3, 0)",
-                    params![stored.partition_key, stored.payload, metadata],
-                )
-                .unwrap();
-            let seq = transaction.last_insert_rowid();
-            transaction
-                .execute(
-                    "INSERT INTO pubsub_pending (group_id, seq, partition_key, next_attempt_at)
-                     VALUES (?1, ?2, ?3, 0)",
-                    params![group, seq, stored.partition_key],
-                )
-                .unwrap();
-            transaction.commit().unwrap();
-        }
-        migrate(&mut connection, 0).unwrap();
-        assert_eq!(due_payloads(&connection, group, &[]), ["k1", "free"]);
     }
 }

@@ -1,6 +1,28 @@
-//! The account operations behind `AuthService`: sign up, sign in (rate limited), refresh, sign
-//! out and `Me`. Plain async functions over [`Accounts`], [`Passwords`], [`AccessTokens`],
-//! [`RefreshTokens`] and the [`SignInLimiter`]; no proto types.
+//! Accounts and sessions: `todo.v1.AuthService`, and the access tokens every forwarded call is
+//! checked with (ARCHITECTURE.md, "Edge, identity and trust").
+//!
+//! - `api`: `AuthApi`, the `AuthService` impl: proto in, an `Auth` call, proto out.
+//! - this module: `Auth`, the account operations behind it — sign up, sign in (rate limited),
+//!   refresh, sign out and `Me` — as plain async functions with no proto types, composed from:
+//!   - `credentials`: email, password and display name rules, parsed at the edge;
+//!   - `passwords`: argon2id off the runtime, with a dummy hash for unknown emails;
+//!   - `accounts`: the account records in the state store;
+//!   - [`access_tokens`]: HS256 JWTs, issued here and verified by forwarding too;
+//!   - `refresh_tokens`: rotating refresh tokens, families and reuse detection;
+//!   - `sign_in_limiter`: failed sign-ins per email and per address (per replica);
+//!   - `client_address`: the peer, or `X-Forwarded-For` when trusted, for that limit.
+//!
+//! Only [`access_tokens`] is public, for tests that forge tokens; the server and config reach
+//! the rest through the crate-visible re-exports below.
+
+pub mod access_tokens;
+mod accounts;
+mod api;
+mod client_address;
+mod credentials;
+mod passwords;
+mod refresh_tokens;
+mod sign_in_limiter;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -8,20 +30,27 @@ use chrono::{DateTime, Utc};
 use todo_core::{UserId, ValidationError};
 use uuid::Uuid;
 
-use crate::{
-    access_tokens::{AccessTokens, IssuedAccessToken},
-    accounts::{Account, Accounts, Profile},
+use self::{
+    access_tokens::IssuedAccessToken,
+    accounts::{Account, Profile},
     credentials::{Email, Password, SignUpForm},
-    error::Error,
-    metrics,
-    passwords::{Passwords, Verdict},
-    refresh_tokens::{IssuedRefreshToken, RefreshTokens},
-    sign_in_limiter::SignInLimiter,
+    passwords::Verdict,
+    refresh_tokens::IssuedRefreshToken,
+};
+use crate::{error::Error, metrics};
+
+pub(crate) use self::{
+    access_tokens::{AccessTokens, SigningKey},
+    accounts::Accounts,
+    api::AuthApi,
+    passwords::Passwords,
+    refresh_tokens::RefreshTokens,
+    sign_in_limiter::{SignInLimiter, SignInLimits},
 };
 
 /// A fresh pair of tokens.
 #[derive(Clone, Debug)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     /// The access token.
     pub access: IssuedAccessToken,
     /// The refresh token.
@@ -30,7 +59,7 @@ pub struct Tokens {
 
 /// A user who just signed up or in, with their tokens.
 #[derive(Clone, Debug)]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// The profile.
     pub profile: Profile,
     /// The session's first tokens.
@@ -39,7 +68,7 @@ pub struct SignedIn {
 
 /// Accounts and sessions.
 #[derive(Clone, Debug)]
-pub struct Auth {
+pub(crate) struct Auth {
     accounts: Accounts,
     passwords: Passwords,
     access_tokens: AccessTokens,
@@ -148,7 +177,7 @@ impl Auth {
             });
         }
         // A password no account can have is not worth a hash (sign-up caps the length).
-        if password.chars().count() > crate::credentials::MAX_PASSWORD_CHARS {
+        if password.chars().count() > credentials::MAX_PASSWORD_CHARS {
             metrics::record_sign_in("invalid_credentials");
             return Err(Error::InvalidCredentials);
         }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use todo_core::UserId;
 use tonic::metadata::MetadataMap;
 
-use crate::{error::AccessTokenError, error::Error, refresh_tokens::FamilyId};
+use super::refresh_tokens::FamilyId;
+use crate::{error::AccessTokenError, error::Error};
 
 /// The `iss` of every token.
 pub const ISSUER: &str = "todo-suite-gateway";

@@ -13,7 +13,8 @@ use argon2::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{credentials::Password, error::Error};
+use super::credentials::Password;
+use crate::error::Error;
 
 /// What verifying a password found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

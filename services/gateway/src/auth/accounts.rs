@@ -12,7 +12,8 @@ use dapr_kit::{DaprClient, StateOperation};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use todo_core::UserId;
 
-use crate::{credentials::Email, error::Error};
+use super::credentials::Email;
+use crate::error::Error;
 
 /// What anyone signed in as the user may see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,13 +5,11 @@ use todo_core::wire_time::utc_to_timestamp;
 use todo_proto::todo::v1::{self as proto, auth_service_server::AuthService};
 use tonic::{Request, Response, Status};
 
-use crate::{
-    accounts::Profile,
-    auth::{Auth, SignedIn, Tokens},
-    client_address::client_address,
+use super::{
+    Auth, SignedIn, Tokens, accounts::Profile, client_address::client_address,
     credentials::SignUpForm,
-    error::Error,
 };
+use crate::error::Error;
 
 /// Serves `todo.v1.AuthService`.
 #[derive(Clone, Debug)]

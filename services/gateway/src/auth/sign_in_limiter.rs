@@ -10,7 +10,7 @@ use std::{collections::HashMap, hash::Hash, net::IpAddr, sync::Mutex, time::Dura
 
 use tokio::time::Instant;
 
-use crate::credentials::EmailDigest;
+use super::credentials::EmailDigest;
 
 /// The most emails (and, separately, addresses) one replica tracks.
 pub const MAX_TRACKED_KEYS: usize = 100_000;
@@ -239,7 +239,7 @@ impl<K: Eq + Hash + Copy> FailureTable<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Email;
+    use crate::auth::credentials::Email;
 
     const LIMITS: SignInLimits = SignInLimits {
         failures_per_email: 5,
