@@ -4,7 +4,8 @@
 //! localdapr does the same, and its tests name the section they check.
 //!
 //! - [`runtime`]: [`LocalDapr`] — one database, the components, and a sidecar per app instance.
-//! - [`sidecar`]: the `Dapr` service of one app, its API token, and connecting the app.
+//! - [`sidecar`]: the `Dapr` service of one app, its API token, and connecting the app;
+//!   `http_api`: its HTTP port (`DAPR_HTTP_PORT`), daprd's two health endpoints only.
 //! - `state`: state stores, transactions and the outbox (§5).
 //! - [`pubsub`]: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
 //! - [`jobs`]: the job scheduler (§3).
@@ -24,6 +25,7 @@ pub mod app;
 pub mod components;
 pub mod db;
 pub mod duration;
+mod http_api;
 mod invoke;
 pub mod jobs;
 pub mod metadata;
