@@ -13,7 +13,8 @@
 //! - `runtime`: [`LocalDapr`] — one database, the components, the pub/sub engine, the job
 //!   scheduler, and a sidecar per app instance.
 //! - `sidecar`: the `Dapr` service of one app, its API token, and connecting the app; `app`:
-//!   the app instances and their `AppCallback` clients.
+//!   the app instances and their `AppCallback` clients; `http_api`: its HTTP port
+//!   (`DAPR_HTTP_PORT`), daprd's two health endpoints only.
 //! - `state`: state stores, transactions and the outbox (§5).
 //! - `pubsub`: the durable topic log, CloudEvent envelopes and delivery (§2, §4).
 //! - `jobs`: the job scheduler (§3).
@@ -34,6 +35,7 @@ mod app;
 pub mod components;
 pub mod db;
 mod duration;
+mod http_api;
 mod invoke;
 mod jobs;
 mod metadata;

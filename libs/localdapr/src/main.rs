@@ -44,6 +44,10 @@ enum Command {
         /// The sidecar's gRPC port.
         #[arg(long, default_value_t = 50001)]
         dapr_grpc_port: u16,
+        /// The sidecar's HTTP port (`DAPR_HTTP_PORT`): daprd's health endpoints, which every
+        /// official Dapr SDK polls before its first call.
+        #[arg(long, default_value_t = 3500)]
+        dapr_http_port: u16,
         /// Where the components are.
         #[arg(long, default_value = "dapr-components/local")]
         resources_path: PathBuf,
@@ -92,6 +96,7 @@ async fn main() -> ExitCode {
             app_id,
             app_port,
             dapr_grpc_port,
+            dapr_http_port,
             resources_path,
             data_dir,
             api_token,
@@ -101,6 +106,7 @@ async fn main() -> ExitCode {
             serve_metrics(metrics_port).await;
             let mut spec = AppSpec::new(app_id, app_port);
             spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], dapr_grpc_port));
+            spec.dapr_http_address = SocketAddr::from(([127, 0, 0, 1], dapr_http_port));
             spec.api_token = api_token;
             spec.app_api_token = app_api_token;
             sidecar(spec, resources_path, data_dir).await
@@ -146,9 +152,10 @@ async fn sidecar(spec: AppSpec, resources_path: PathBuf, data_dir: PathBuf) -> a
         .await
         .context("cannot start the sidecar")?;
     println!(
-        "localdapr: sidecar for {} listening on {}",
+        "localdapr: sidecar for {} listening on {} (gRPC) and {} (HTTP)",
         handle.app.app_id(),
-        handle.grpc_address
+        handle.grpc_address,
+        handle.http_address
     );
     dapr_kit::shutdown_signal().await;
     dapr.shutdown().await;

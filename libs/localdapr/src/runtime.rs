@@ -3,6 +3,7 @@
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use secrecy::SecretString;
 use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -10,6 +11,7 @@ use crate::{
     app::{AppInstanceHandle, AppRegistry},
     components::{AppInstance, ResourceError, Resources},
     db::{Db, DbError, Migration},
+    http_api,
     jobs::Scheduler,
     pubsub::PubSub,
     sidecar,
@@ -151,6 +153,19 @@ pub enum StartError {
     },
 }
 
+/// Binds one of `app_id`'s sidecar ports; returns the listener and the address it got.
+async fn bind(app_id: &str, address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind {
+        app_id: app_id.to_string(),
+        address,
+        source,
+    };
+    // TODO(#7): nodelay listener
+    let listener = TcpListener::bind(address).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
 /// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until shutdown.
 fn spawn_checkpoints(runtime: &Arc<Runtime>) {
     let db = runtime.db.clone();
@@ -200,6 +215,9 @@ pub struct AppSpec {
     pub app_port: Option<u16>,
     /// Where the sidecar's gRPC API listens; port 0 picks a free port.
     pub dapr_grpc_address: SocketAddr,
+    /// Where the sidecar's HTTP port (`DAPR_HTTP_PORT`: daprd's health endpoints) listens;
+    /// port 0 picks a free port.
+    pub dapr_http_address: SocketAddr,
     /// The token apps must send to this sidecar (`DAPR_API_TOKEN`).
     pub api_token: Option<String>,
     /// The token this sidecar sends to the app (`APP_API_TOKEN`).
@@ -212,12 +230,13 @@ pub struct AppSpec {
 }
 
 impl AppSpec {
-    /// An app on `app_port` with a sidecar on a free port, no tokens, no health checks.
+    /// An app on `app_port` with a sidecar on free ports, no tokens, no health checks.
     pub fn new(app_id: impl Into<String>, app_port: Option<u16>) -> Self {
         Self {
             app_id: app_id.into(),
             app_port,
             dapr_grpc_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dapr_http_address: SocketAddr::from(([127, 0, 0, 1], 0)),
             api_token: None,
             app_api_token: None,
             health_check: None,
@@ -231,6 +250,8 @@ impl AppSpec {
 pub struct SidecarHandle {
     /// Where the sidecar's Dapr gRPC API listens.
     pub grpc_address: SocketAddr,
+    /// Where the sidecar's HTTP port (`DAPR_HTTP_PORT`) listens.
+    pub http_address: SocketAddr,
     /// The instance it serves.
     pub app: Arc<AppInstanceHandle>,
     stop: CancellationToken,
@@ -311,18 +332,8 @@ impl LocalDapr {
                 "an app id must be non-empty and must not contain ||".into(),
             ));
         }
-        let listener = TcpListener::bind(spec.dapr_grpc_address)
-            .await
-            .map_err(|source| StartError::Bind {
-                app_id: spec.app_id.clone(),
-                address: spec.dapr_grpc_address,
-                source,
-            })?;
-        let grpc_address = listener.local_addr().map_err(|source| StartError::Bind {
-            app_id: spec.app_id.clone(),
-            address: spec.dapr_grpc_address,
-            source,
-        })?;
+        let (listener, grpc_address) = bind(&spec.app_id, spec.dapr_grpc_address).await?;
+        let (http_listener, http_address) = bind(&spec.app_id, spec.dapr_http_address).await?;
         let instance = AppInstance {
             app_id: spec.app_id.clone(),
             pod_name: spec
@@ -340,10 +351,19 @@ impl LocalDapr {
         self.runtime.apps.insert(app.clone());
         let stop = self.runtime.shutdown.child_token();
         sidecar::serve(&self.runtime, app.clone(), &spec, listener, stop.clone());
+        http_api::serve(
+            &self.runtime,
+            app.clone(),
+            spec.api_token.clone().map(SecretString::from),
+            grpc_address.port(),
+            http_listener,
+            stop.clone(),
+        );
         sidecar::connect_app(&self.runtime, app.clone(), spec.health_check, stop.clone());
-        tracing::info!(app_id = %spec.app_id, %grpc_address, app_port = ?spec.app_port, "sidecar started");
+        tracing::info!(app_id = %spec.app_id, %grpc_address, %http_address, app_port = ?spec.app_port, "sidecar started");
         Ok(SidecarHandle {
             grpc_address,
+            http_address,
             app,
             stop,
         })

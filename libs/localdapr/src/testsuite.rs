@@ -254,6 +254,11 @@ impl TestApp {
         self.sidecar.grpc_address
     }
 
+    /// The sidecar's HTTP port address (`DAPR_HTTP_PORT`).
+    pub fn sidecar_http_address(&self) -> SocketAddr {
+        self.sidecar.http_address
+    }
+
     /// Stops the app's server (the sidecar keeps running).
     pub fn stop_app(&self) {
         if let Some(stop) = &self.app_stop {

@@ -1,11 +1,11 @@
 //! `localdapr run -f dapr.yaml`: one runtime, a sidecar per app, and the apps' processes.
 //!
 //! Order, as daprd and `dapr run` do it: sidecars first (their gRPC API is up before the apps
-//! start), then each app with `DAPR_GRPC_PORT` and friends; each sidecar waits for its app
-//! port, reads the subscriptions once and starts deliveries. Every app and sidecar is guarded
-//! by API tokens, random per run unless the run file sets them ([`tokens`]). Nothing is
-//! restarted silently: if an app exits, the run stops and says which app and how. On Ctrl-C or
-//! SIGTERM deliveries drain first, then the apps get SIGTERM, then the sidecars stop.
+//! start), then each app with `DAPR_GRPC_PORT`, `DAPR_HTTP_PORT` and friends; each sidecar
+//! waits for its app port, reads the subscriptions once and starts deliveries. Every app and
+//! sidecar is guarded by API tokens, random per run unless the run file sets them ([`tokens`]).
+//! Nothing is restarted silently: if an app exits, the run stops and says which app and how. On
+//! Ctrl-C or SIGTERM deliveries drain first, then the apps get SIGTERM, then the sidecars stop.
 
 mod process;
 mod run_file;
@@ -114,6 +114,7 @@ async fn run_apps(
                 env: &app.env,
                 app_port: app.app_port,
                 sidecar: sidecar.grpc_address,
+                sidecar_http: sidecar.http_address,
             };
             match AppProcess::start(&launch, &tasks) {
                 Ok(process) => processes.push(process),
@@ -179,6 +180,7 @@ async fn run_apps(
 fn app_spec(index: usize, app: &RunApp) -> AppSpec {
     let mut spec = AppSpec::new(app.app_id.clone(), app.app_port);
     spec.dapr_grpc_address = SocketAddr::from(([127, 0, 0, 1], app.dapr_grpc_port.unwrap_or(0)));
+    spec.dapr_http_address = SocketAddr::from(([127, 0, 0, 1], app.dapr_http_port.unwrap_or(0)));
     spec.api_token = tokens::token(app, tokens::ENV_DAPR_API_TOKEN);
     spec.app_api_token = tokens::token(app, tokens::ENV_APP_API_TOKEN);
     spec.health_check = app.health_check;

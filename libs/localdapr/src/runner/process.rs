@@ -45,6 +45,8 @@ pub struct Launch<'a> {
     pub app_port: Option<u16>,
     /// Its sidecar's gRPC address.
     pub sidecar: SocketAddr,
+    /// Its sidecar's HTTP address (SDKs poll its health endpoint first).
+    pub sidecar_http: SocketAddr,
 }
 
 impl AppProcess {
@@ -66,6 +68,7 @@ impl AppProcess {
             .env("APP_PROTOCOL", "grpc")
             .env("DAPR_GRPC_PORT", launch.sidecar.port().to_string())
             .env("DAPR_GRPC_ENDPOINT", format!("http://{}", launch.sidecar))
+            .env("DAPR_HTTP_PORT", launch.sidecar_http.port().to_string())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -177,6 +180,7 @@ mod tests {
             env: &env,
             app_port: None,
             sidecar: SocketAddr::from(([127, 0, 0, 1], 50001)),
+            sidecar_http: SocketAddr::from(([127, 0, 0, 1], 3500)),
         };
         let mut process = AppProcess::start(&launch, &tasks).unwrap();
         assert!(process.wait().await.unwrap().success(), "sh exits at once");

@@ -53,6 +53,8 @@ pub struct RunApp {
     pub app_port: Option<u16>,
     /// The sidecar's gRPC port; a free one when unset.
     pub dapr_grpc_port: Option<u16>,
+    /// The sidecar's HTTP port (`daprHTTPPort`); a free one when unset.
+    pub dapr_http_port: Option<u16>,
     /// The command and its arguments; an app without one is served a sidecar only.
     pub command: Vec<String>,
     /// The app's environment (common first, then the app's own).
@@ -97,6 +99,8 @@ struct RawApp {
     app_protocol: Option<String>,
     #[serde(default, rename = "daprGRPCPort")]
     dapr_grpc_port: Option<u16>,
+    #[serde(default, rename = "daprHTTPPort")]
+    dapr_http_port: Option<u16>,
     #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
@@ -189,6 +193,7 @@ impl RunFile {
                 app_id: app.app_id,
                 app_port: app.app_port,
                 dapr_grpc_port: app.dapr_grpc_port,
+                dapr_http_port: app.dapr_http_port,
                 command: app.command,
                 env,
                 health_check,
@@ -244,6 +249,7 @@ apps:
     appHealthProbeInterval: 2
   - appID: tool
     daprGRPCPort: 50099
+    daprHTTPPort: 3599
     appLogDestination: console
 "#;
 
@@ -269,9 +275,15 @@ apps:
         assert_eq!(api.health_check.unwrap().interval, Duration::from_secs(2));
         let tool = &run.apps[1];
         assert_eq!(
-            (tool.app_port, tool.dapr_grpc_port, tool.command.len()),
-            (None, Some(50099), 0)
+            (
+                tool.app_port,
+                tool.dapr_grpc_port,
+                tool.dapr_http_port,
+                tool.command.len()
+            ),
+            (None, Some(50099), Some(3599), 0)
         );
+        assert_eq!(api.dapr_http_port, None, "a free port when unset");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod support;
 mod delivery_4_3;
 mod drops_2_3;
 mod health_2_6;
+mod http_port_8_2;
 mod invocation_6;
 mod invoke_service_2_5;
 mod jobs_3;
