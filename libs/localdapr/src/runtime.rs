@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -191,10 +192,29 @@ pub struct SidecarHandle {
     pub grpc_address: SocketAddr,
     /// The instance it serves.
     pub app: Arc<AppInstanceHandle>,
+    /// What callers must send (`DAPR_API_TOKEN`), for [`SidecarHandle::app_env`].
+    api_token: Option<SecretString>,
+    /// What the sidecar sends its app (`APP_API_TOKEN`), for [`SidecarHandle::app_env`].
+    app_api_token: Option<SecretString>,
     stop: CancellationToken,
 }
 
 impl SidecarHandle {
+    /// The variables an app of this sidecar needs, as `localdapr run` gives them:
+    /// `DAPR_GRPC_PORT`, and `DAPR_API_TOKEN` and `APP_API_TOKEN` when the sidecar has them.
+    pub fn app_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DAPR_GRPC_PORT", self.grpc_address.port().to_string())];
+        for (name, token) in [
+            ("DAPR_API_TOKEN", &self.api_token),
+            ("APP_API_TOKEN", &self.app_api_token),
+        ] {
+            if let Some(token) = token {
+                env.push((name, token.expose_secret().to_string()));
+            }
+        }
+        env
+    }
+
     /// Resolves once the app port accepted a connection and its subscriptions are active.
     pub async fn wait_app_connected(&self) {
         self.app.wait_connected().await;
@@ -293,6 +313,8 @@ impl LocalDapr {
         Ok(SidecarHandle {
             grpc_address,
             app,
+            api_token: spec.api_token.map(SecretString::from),
+            app_api_token: spec.app_api_token.map(SecretString::from),
             stop,
         })
     }
