@@ -6,7 +6,8 @@
 //! - [`callback`]: the app side — [`Subscriptions`] answer `ListTopicSubscriptions` and route
 //!   `OnTopicEvent` to typed handlers returning SUCCESS/RETRY/DROP, [`JobHandlers`] serve
 //!   `OnJobEvent` and `OnJobEventAlpha1`, plus the health check and the app-token check.
-//! - [`caller`]: who is calling — the trusted app and the user it acts for ([`CallerUser`]).
+//! - [`caller`]: who is calling — the trusted app, its [`CallerRole`], and the user it acts for
+//!   ([`CallerUser`]), believed only on calls that carried the app token.
 //! - [`config`]: where the sidecar is and which tokens guard each direction.
 //! - [`runner`]: [`AppServer`], which binds nothing itself, serves the app and admin ports,
 //!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
@@ -32,7 +33,7 @@ pub use callback::{
     AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
     Subscriptions, TopicEvent,
 };
-pub use caller::{CallerUser, TrustedCallers};
+pub use caller::{CallOrigin, CallerRole, CallerUser, TrustedCallers};
 pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
 pub use config::DaprConfig;
 pub use error::DaprError;

@@ -83,6 +83,9 @@ pub enum RunError {
     /// The metrics recorder could not be installed.
     #[error("cannot install the metrics recorder")]
     Telemetry(#[source] todo_telemetry::TelemetryError),
+    /// The service trusts caller identity but was given no app token to check it by.
+    #[error("this service trusts caller identity and needs an app api token to check it by")]
+    AppTokenRequired,
 }
 
 /// Describes what one app serves; [`AppServer::run`] serves it.
@@ -95,6 +98,8 @@ pub struct AppServer {
     grpc_web: bool,
     cors: Option<CorsLayer>,
     app_token: Option<SecretString>,
+    /// Set when the service trusts caller identity: whether it may do so without a token.
+    caller_trust: Option<bool>,
     shutdown_grace: Duration,
     shutdown_delay: Duration,
     shutdown_notice: Option<CancellationToken>,
@@ -118,6 +123,7 @@ impl AppServer {
             grpc_web: false,
             cors: None,
             app_token: None,
+            caller_trust: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             shutdown_delay: Duration::ZERO,
             shutdown_notice: None,
@@ -184,6 +190,14 @@ impl AppServer {
         self
     }
 
+    /// Declares that handlers believe caller identity per `trusted`: the run then refuses to
+    /// start without an app token, unless `trusted` accepts unverified calls (the insecure
+    /// development override), which it reports loudly.
+    pub fn trusted_callers(mut self, trusted: &crate::TrustedCallers) -> Self {
+        self.caller_trust = Some(trusted.accepts_unverified_calls());
+        self
+    }
+
     /// Sets how long in-flight calls get to finish after shutdown begins.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -213,6 +227,19 @@ impl AppServer {
         listeners: AppListeners,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), RunError> {
+        if self.app_token.is_none()
+            && let Some(accepts_unverified) = self.caller_trust
+        {
+            if !accepts_unverified {
+                return Err(RunError::AppTokenRequired);
+            }
+            tracing::error!(
+                override_variable = crate::caller::ENV_ALLOW_INSECURE_NO_APP_TOKEN,
+                app = ?listeners.app.local_addr().ok(),
+                "INSECURE: running without APP_API_TOKEN; anyone who reaches the app port can act \
+                 as any user. Development only: unset the override and set the token"
+            );
+        }
         let metrics = todo_telemetry::install_recorder().map_err(RunError::Telemetry)?;
         crate::metrics::describe();
         let readiness = todo_telemetry::Readiness::new();

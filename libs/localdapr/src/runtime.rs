@@ -3,7 +3,7 @@
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, task::JoinError};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -57,6 +57,11 @@ impl Runtime {
     ///
     /// # Errors
     /// When the task panicked.
+    /// The running instances of `app_id` (where each listens, whether it is connected).
+    pub fn app_instances(&self, app_id: &str) -> Vec<Arc<AppInstanceHandle>> {
+        self.apps.instances_of(app_id)
+    }
+
     pub(crate) async fn run_to_completion<T, F>(&self, work: F) -> Result<T, JoinError>
     where
         F: Future<Output = T> + Send + 'static,
@@ -254,10 +259,29 @@ pub struct SidecarHandle {
     pub http_address: SocketAddr,
     /// The instance it serves.
     pub app: Arc<AppInstanceHandle>,
+    /// What callers must send (`DAPR_API_TOKEN`), for [`SidecarHandle::app_env`].
+    api_token: Option<SecretString>,
+    /// What the sidecar sends its app (`APP_API_TOKEN`), for [`SidecarHandle::app_env`].
+    app_api_token: Option<SecretString>,
     stop: CancellationToken,
 }
 
 impl SidecarHandle {
+    /// The variables an app of this sidecar needs, as `localdapr run` gives them:
+    /// `DAPR_GRPC_PORT`, and `DAPR_API_TOKEN` and `APP_API_TOKEN` when the sidecar has them.
+    pub fn app_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DAPR_GRPC_PORT", self.grpc_address.port().to_string())];
+        for (name, token) in [
+            ("DAPR_API_TOKEN", &self.api_token),
+            ("APP_API_TOKEN", &self.app_api_token),
+        ] {
+            if let Some(token) = token {
+                env.push((name, token.expose_secret().to_string()));
+            }
+        }
+        env
+    }
+
     /// Resolves once the app port accepted a connection and its subscriptions are active.
     pub async fn wait_app_connected(&self) {
         self.app.wait_connected().await;
@@ -365,6 +389,8 @@ impl LocalDapr {
             grpc_address,
             http_address,
             app,
+            api_token: spec.api_token.map(SecretString::from),
+            app_api_token: spec.app_api_token.map(SecretString::from),
             stop,
         })
     }

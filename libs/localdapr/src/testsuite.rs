@@ -3,6 +3,10 @@
 //! components and fresh random secrets), sidecars and in-process apps attached to it, the
 //! official `dapr` crate's client of a sidecar, and `wait_until` for eventual effects.
 //!
+//! Every test runs authenticated, as `localdapr run` and production do: a spec without tokens
+//! gets random ones ([`with_tokens`]), the fixtures' clients send them, in-process apps require
+//! theirs, and [`SidecarHandle::app_env`] hands them to an app under test.
+//!
 //! Fixtures panic on setup failures: a broken test environment is a failed test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic fails the test
@@ -14,7 +18,12 @@ use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscrip
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{service::RoutesBuilder, transport::Channel};
+use tonic::{
+    Request, Status,
+    metadata::AsciiMetadataValue,
+    service::{Interceptor, RoutesBuilder, interceptor::InterceptedService},
+    transport::Channel,
+};
 
 use crate::{AppSpec, LocalDapr, LocalDaprConfig, Resources, SidecarHandle};
 
@@ -125,12 +134,16 @@ impl TestDapr {
         }
     }
 
-    /// Serves a sidecar for `spec` without an app of the test's (the test runs the app).
+    /// Serves a sidecar for `spec` (given random tokens where it has none) without an app of
+    /// the test's: the test runs the app, with [`SidecarHandle::app_env`].
     ///
     /// # Panics
     /// When the sidecar cannot start.
     pub async fn sidecar(&self, spec: AppSpec) -> SidecarHandle {
-        self.dapr.add_app(spec).await.expect("the sidecar starts")
+        self.dapr
+            .add_app(with_tokens(spec))
+            .await
+            .expect("the sidecar starts")
     }
 
     /// A sidecar for `app_id` with no app port: a client-only app.
@@ -174,15 +187,14 @@ impl TestDapr {
 
     /// An app serving any gRPC `routes` (e.g. a hand-written `AppCallback`), attached as
     /// [`TestDapr::app_with`] attaches one.
-    pub async fn app_with_routes(
-        &self,
-        mut spec: AppSpec,
-        routes: tonic::service::Routes,
-    ) -> TestApp {
+    pub async fn app_with_routes(&self, spec: AppSpec, routes: tonic::service::Routes) -> TestApp {
+        let mut spec = with_tokens(spec);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         spec.app_port = Some(listener.local_addr().unwrap().port());
         let stop = CancellationToken::new();
+        let app_token = spec.app_api_token.clone().map(Into::into);
         let router = tonic::transport::Server::builder()
+            .layer(dapr_kit::callback::AppTokenLayer::new(app_token))
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 dapr_kit::net::incoming(listener),
@@ -200,11 +212,12 @@ impl TestDapr {
     }
 
     async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {
+        let spec = with_tokens(spec);
         let api_token = spec.api_token.clone();
         let sidecar = self.dapr.add_app(spec).await.unwrap();
         let mut config =
             DaprConfig::for_endpoint(format!("http://{}", sidecar.grpc_address).parse().unwrap());
-        config.api_token = api_token.map(Into::into);
+        config.api_token = api_token.clone().map(Into::into);
         config.startup_timeout = Duration::from_secs(10);
         let client = DaprClient::connect(&config).await.unwrap();
         TestApp {
@@ -212,6 +225,7 @@ impl TestDapr {
             sidecar,
             callback: None,
             app_stop,
+            api_token,
         }
     }
 }
@@ -238,15 +252,58 @@ pub struct TestApp {
     /// The app's callbacks, when it has an app port.
     pub callback: Option<AppCallbackService>,
     app_stop: Option<CancellationToken>,
+    /// The token the sidecar requires (`DAPR_API_TOKEN`).
+    api_token: Option<String>,
+}
+
+/// The official generated client, sending a sidecar's API token.
+pub type Official = OfficialClient<InterceptedService<Channel, ApiToken>>;
+
+/// Sends `dapr-api-token` on every call, as an app with `DAPR_API_TOKEN` does.
+#[derive(Clone, Debug)]
+pub struct ApiToken(Option<AsciiMetadataValue>);
+
+impl Interceptor for ApiToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("dapr-api-token", token.clone());
+        }
+        Ok(request)
+    }
 }
 
 impl TestApp {
-    /// The official `dapr` crate's generated client of this sidecar: a Dapr client we did not
-    /// write.
-    pub async fn official(&self) -> OfficialClient<Channel> {
-        OfficialClient::connect(format!("http://{}", self.sidecar.grpc_address))
+    /// The official `dapr` crate's generated client of this sidecar, with its API token: a
+    /// Dapr client we did not write.
+    pub async fn official(&self) -> Official {
+        let token = self.api_token.as_deref().map(|t| t.parse().unwrap());
+        OfficialClient::with_interceptor(self.official_without_token().await, ApiToken(token))
+    }
+
+    /// A channel to this sidecar that sends no API token, as an intruder would.
+    pub async fn official_without_token(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.sidecar.grpc_address))
+            .unwrap()
+            .connect()
             .await
             .unwrap()
+    }
+
+    /// The official `dapr` crate's high-level client of this sidecar, with its API token.
+    pub async fn official_sdk(&self) -> dapr::Client<dapr::client::TonicClientWithAuth> {
+        let mut options = dapr::client::ClientOptions::new()
+            .with_address(format!("http://{}", self.sidecar.grpc_address));
+        if let Some(token) = &self.api_token {
+            options = options.with_api_token(token);
+        }
+        dapr::Client::from_options(options).await.unwrap()
+    }
+
+    /// The token this sidecar requires (`DAPR_API_TOKEN`), for hand-built clients.
+    pub fn api_token(&self) -> Option<&str> {
+        self.api_token.as_deref()
     }
 
     /// The sidecar's address.
@@ -286,6 +343,14 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `spec` with a random `DAPR_API_TOKEN` and `APP_API_TOKEN` where it sets none, as
+/// `localdapr run` gives every app.
+pub fn with_tokens(mut spec: AppSpec) -> AppSpec {
+    spec.api_token.get_or_insert_with(random_key);
+    spec.app_api_token.get_or_insert_with(random_key);
+    spec
 }
 
 fn resources(yaml: &str) -> Resources {

@@ -1,7 +1,7 @@
 //! Every knob of todo-api, read from the environment once and validated before anything binds.
 
 use dapr_kit::{
-    ServiceConfig, ServiceSettings, TrustedCallers,
+    CallerRole, ServiceConfig, ServiceSettings, TrustedCallers,
     config::{ConfigError, Env},
     service_main::{
         DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
@@ -11,10 +11,9 @@ use dapr_kit::{
 
 /// Default for [`dapr_kit::service_main::ENV_APP_PORT`], the gRPC port daprd calls.
 pub const DEFAULT_APP_PORT: u16 = 7001;
-/// The app ids allowed to act for users, comma-separated.
-pub const ENV_TRUSTED_CALLERS: &str = "TODO_TRUSTED_CALLERS";
-/// Default for [`ENV_TRUSTED_CALLERS`].
-pub const DEFAULT_TRUSTED_CALLERS: &str = "gateway,recurring";
+/// The callers todo-api believes: the gateway for users, recurring for series' owners. Their
+/// app ids come from `TODO_GATEWAY_APP_ID` and `TODO_RECURRING_APP_ID` (see [`dapr_kit::caller`]).
+pub const TRUSTED_ROLES: [CallerRole; 2] = [CallerRole::Gateway, CallerRole::Recurring];
 
 /// todo-api's configuration.
 #[derive(Clone, Debug)]
@@ -23,7 +22,7 @@ pub struct Config {
     pub settings: ServiceSettings,
     /// The state store of the task buckets.
     pub state_store: String,
-    /// Who may act for users.
+    /// Who may act for users, believed only on calls carrying the app token.
     pub trusted_callers: TrustedCallers,
     /// The secret store.
     pub secret_store: String,
@@ -38,14 +37,11 @@ impl ServiceConfig for Config {
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(lookup);
-        let trusted = env.text(ENV_TRUSTED_CALLERS, DEFAULT_TRUSTED_CALLERS);
-        let trusted_callers = TrustedCallers::parse(&trusted).ok_or_else(|| ConfigError {
-            variable: ENV_TRUSTED_CALLERS,
-            value: trusted.clone(),
-            reason: "names no app".into(),
-        })?;
+        let settings = ServiceSettings::read(&env, DEFAULT_APP_PORT)?;
+        let trusted_callers =
+            TrustedCallers::read(&env, &TRUSTED_ROLES, settings.dapr.app_api_token.as_ref())?;
         Ok(Self {
-            settings: ServiceSettings::read(&env, DEFAULT_APP_PORT)?,
+            settings,
             state_store: env.text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
             trusted_callers,
             secret_store: env.text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
@@ -58,15 +54,22 @@ impl ServiceConfig for Config {
 mod tests {
     use std::collections::HashMap;
 
-    use dapr_kit::service_main::{ENV_ADMIN_PORT, ENV_APP_PORT, ENV_SHUTDOWN_GRACE_SECONDS};
+    use dapr_kit::{
+        caller::ENV_ALLOW_INSECURE_NO_APP_TOKEN,
+        config::ENV_APP_API_TOKEN,
+        service_main::{ENV_ADMIN_PORT, ENV_APP_PORT, ENV_SHUTDOWN_GRACE_SECONDS},
+    };
 
     use super::*;
 
+    /// Reads a configuration from `vars`, plus the app token `localdapr run` always gives.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<_, _> = vars
+        let mut vars: HashMap<_, _> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        vars.entry(ENV_APP_API_TOKEN.to_string())
+            .or_insert_with(|| "app-token".to_string());
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -76,7 +79,26 @@ mod tests {
         assert_eq!(config.settings.app_address.port(), DEFAULT_APP_PORT);
         assert_eq!(config.settings.admin_address.port(), 9464);
         assert_eq!(config.state_store, "statestore");
-        assert_eq!(config.trusted_callers.app_ids(), ["gateway", "recurring"]);
+        assert_eq!(
+            config.trusted_callers.apps(),
+            [
+                (CallerRole::Gateway, "gateway".to_string()),
+                (CallerRole::Recurring, "recurring".to_string())
+            ]
+        );
+        assert!(!config.trusted_callers.accepts_unverified_calls());
+    }
+
+    #[test]
+    fn without_an_app_token_it_refuses_to_start_unless_insecure_is_asked_for() {
+        let refused = config(&[(ENV_APP_API_TOKEN, "")]).unwrap_err();
+        assert_eq!(refused.variable, ENV_APP_API_TOKEN);
+        let insecure = config(&[
+            (ENV_APP_API_TOKEN, ""),
+            (ENV_ALLOW_INSECURE_NO_APP_TOKEN, "true"),
+        ])
+        .unwrap();
+        assert!(insecure.trusted_callers.accepts_unverified_calls());
     }
 
     #[test]
@@ -84,7 +106,7 @@ mod tests {
         let cases = [
             (ENV_APP_PORT, "http"),
             (ENV_ADMIN_PORT, "99999"),
-            (ENV_TRUSTED_CALLERS, ","),
+            (ENV_ALLOW_INSECURE_NO_APP_TOKEN, "perhaps"),
             (ENV_SHUTDOWN_GRACE_SECONDS, "soon"),
         ];
         for (variable, value) in cases {

@@ -1,7 +1,7 @@
 //! `TaskApi`, the `todo.v1.TaskService` implementation: each RPC checks the caller, converts the
 //! request, calls [`Tasks`], and converts the answer back.
 
-use dapr_kit::TrustedCallers;
+use dapr_kit::{CallerUser, TrustedCallers};
 use todo_core::{
     events::Actor,
     ids::{TaskId, UserId},
@@ -13,11 +13,6 @@ use crate::{
     error::Error,
     tasks::{Acting, Tasks},
 };
-
-/// The app that acts for users after checking their tokens.
-const GATEWAY_APP_ID: &str = "gateway";
-/// The only app that may continue a recurring series.
-const RECURRING_APP_ID: &str = "recurring";
 
 /// Serves `todo.v1.TaskService`.
 #[derive(Clone, Debug)]
@@ -33,17 +28,21 @@ impl TaskApi {
     }
 
     fn acting<T>(&self, request: &Request<T>) -> Result<Acting, Status> {
-        let caller = self.trusted.authorize(request.metadata())?;
-        let user = UserId::parse(&caller.user_id)
-            .map_err(|_| Status::unauthenticated("the call carries an invalid user id"))?;
-        let actor = if caller.app_id == GATEWAY_APP_ID {
-            Actor::user(user)
-        } else {
-            Actor::service(caller.app_id)
-        };
-        tracing::Span::current().record("user_id", tracing::field::display(&user));
-        Ok(Acting { user, actor })
+        acting(self.trusted.authorize(request)?)
     }
+}
+
+/// Who a vouched-for caller acts for, and as whom the change is recorded.
+fn acting(caller: CallerUser) -> Result<Acting, Status> {
+    let user = UserId::parse(&caller.user_id)
+        .map_err(|_| Status::unauthenticated("the call carries an invalid user id"))?;
+    let actor = if caller.role.acts_as_the_user() {
+        Actor::user(user)
+    } else {
+        Actor::service(caller.app_id)
+    };
+    tracing::Span::current().record("user_id", tracing::field::display(&user));
+    Ok(Acting { user, actor })
 }
 
 fn task_id(raw: &str) -> Result<TaskId, Status> {
@@ -59,17 +58,16 @@ impl TaskService for TaskApi {
         &self,
         request: Request<proto::CreateTaskRequest>,
     ) -> Result<Response<proto::CreateTaskResponse>, Status> {
-        let acting = self.acting(&request)?;
+        let caller = self.trusted.authorize(&request)?;
         let request = request.into_inner();
         let continues_series = !request.series_id.is_empty() || request.occurrence_index != 0;
-        if continues_series
-            && !matches!(&acting.actor, Actor::Service(app) if app == RECURRING_APP_ID)
-        {
+        if continues_series && !caller.role.may_continue_series() {
             return Err(Error::PermissionDenied(
                 "only the recurring service may continue a series",
             )
             .into());
         }
+        let acting = acting(caller)?;
         let task = self.tasks.create(&acting, &request).await?;
         Ok(Response::new(proto::CreateTaskResponse {
             task: Some(task),

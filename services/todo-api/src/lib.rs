@@ -10,8 +10,10 @@
 //! - `error`: the errors and their single mapping to gRPC statuses.
 //! - [`metrics`]: change and conflict counters.
 //!
-//! Only the gateway (for users) and recurring (for a series' owner) may call it; any other app
-//! gets `PermissionDenied`.
+//! Only the gateway (for users) and recurring (for a series' owner) may call it, through the
+//! sidecar: a call without the app API token is `Unauthenticated`, any other app gets
+//! `PermissionDenied`, and todo-api refuses to start without `APP_API_TOKEN` unless
+//! `TODO_ALLOW_INSECURE_NO_APP_TOKEN=true` (development only; see [`dapr_kit::caller`]).
 
 pub mod config;
 mod error;

@@ -58,14 +58,6 @@ pub async fn run(
     listeners: AppListeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    if config.settings.dapr.app_api_token.is_none() {
-        // Without it, anyone who can reach the app port can claim to be the gateway.
-        tracing::warn!(
-            app = %config.settings.app_address,
-            "no APP_API_TOKEN: calls are not checked as coming from the sidecar; set it (Helm does) \
-             or listen on 127.0.0.1 (TODO_LISTEN_HOST)"
-        );
-    }
     let dapr = DaprClient::connect(&config.settings.dapr).await?;
     let page_tokens = page_token_key(&dapr, &config).await?;
     crate::metrics::describe();
@@ -75,6 +67,7 @@ pub async fn run(
     );
     let api = TaskApi::new(tasks, config.trusted_callers.clone());
     AppServer::new()
+        .trusted_callers(&config.trusted_callers)
         .grpc_service(TaskServiceServer::new(api))
         .app_callback(AppCallbackService::new(
             Subscriptions::new(),

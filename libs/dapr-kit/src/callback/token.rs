@@ -1,5 +1,7 @@
 //! The app API token check: when `APP_API_TOKEN` is set, daprd sends it as `dapr-api-token` on
-//! every call to the app, and the app refuses calls without it (reference §8.2).
+//! every call to the app, and the app refuses calls without it (reference §8.2). Each call let
+//! through is marked with its [`CallOrigin`], so caller headers are believed only on calls that
+//! carried the token (see [`crate::caller`]).
 
 use std::{
     sync::Arc,
@@ -11,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use crate::client::API_TOKEN_HEADER;
+use crate::{caller::CallOrigin, client::API_TOKEN_HEADER};
 
 /// Paths that stay open without a token: probes from the kubelet and load balancers.
 const OPEN_PATH_PREFIXES: &[&str] = &["/grpc.health.v1.Health/"];
@@ -81,27 +83,30 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if let Some(expected) = &self.token {
-            let open = self
-                .open_paths
-                .iter()
-                .any(|p| request.uri().path().starts_with(p));
-            let presented = request
-                .headers()
-                .get(API_TOKEN_HEADER)
-                .map(|v| v.as_bytes());
-            let accepted = presented
-                .is_some_and(|token| constant_time_eq(token, expected.expose_secret().as_bytes()));
-            if !open && !accepted {
-                tracing::warn!(
-                    path = request.uri().path(),
-                    "call without a valid app api token"
-                );
-                let response =
-                    Status::unauthenticated("missing or invalid dapr-api-token").into_http();
-                return futures::future::ready(Ok(response)).boxed();
-            }
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let Some(expected) = &self.token else {
+            request.extensions_mut().insert(CallOrigin::Unverified);
+            return self.inner.call(request).boxed();
+        };
+        let open = self
+            .open_paths
+            .iter()
+            .any(|p| request.uri().path().starts_with(p));
+        let accepted = request
+            .headers()
+            .get(API_TOKEN_HEADER)
+            .is_some_and(|token| {
+                constant_time_eq(token.as_bytes(), expected.expose_secret().as_bytes())
+            });
+        if accepted {
+            request.extensions_mut().insert(CallOrigin::Sidecar);
+        } else if !open {
+            tracing::warn!(
+                path = request.uri().path(),
+                "call without a valid app api token"
+            );
+            let response = Status::unauthenticated("missing or invalid dapr-api-token").into_http();
+            return futures::future::ready(Ok(response)).boxed();
         }
         self.inner.call(request).boxed()
     }
@@ -187,6 +192,51 @@ mod tests {
         for (case, path, token, status) in cases {
             let response = service.clone().oneshot(request(path, token)).await.unwrap();
             assert_eq!(grpc_status(&response).as_deref(), status, "case: {case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_let_through_are_marked_with_what_vouches_for_them() {
+        let inner = tower::service_fn(|request: http::Request<()>| async move {
+            let origin = format!("{:?}", request.extensions().get::<CallOrigin>());
+            let response = http::Response::builder()
+                .header("x-origin", origin)
+                .body(tonic::body::Body::empty())
+                .unwrap();
+            Ok::<_, Infallible>(response)
+        });
+        let guarded = AppTokenLayer::new(Some(SecretString::from("s3cret"))).layer(inner);
+        let unguarded = AppTokenLayer::new(None).layer(inner);
+        let cases = [
+            (
+                "right token",
+                &guarded,
+                "/x.Y/Z",
+                Some("s3cret"),
+                "Some(Sidecar)",
+            ),
+            (
+                "open path, no token",
+                &guarded,
+                "/grpc.health.v1.Health/Check",
+                None,
+                "None",
+            ),
+            (
+                "no token configured",
+                &unguarded,
+                "/x.Y/Z",
+                Some("s3cret"),
+                "Some(Unverified)",
+            ),
+        ];
+        for (case, service, path, token, origin) in cases {
+            let response = service.clone().oneshot(request(path, token)).await.unwrap();
+            let seen = response
+                .headers()
+                .get("x-origin")
+                .map(|v| v.to_str().unwrap());
+            assert_eq!(seen, Some(origin), "case: {case}");
         }
     }
 

@@ -87,7 +87,7 @@ async fn suite_with_echo(app_token: Option<&str>) -> (TestDapr, crate::support::
 
 #[tokio::test]
 async fn s6_a_proxied_call_reaches_the_target_with_caller_and_callee_ids() {
-    let (_dapr, caller) = suite_with_echo(None).await;
+    let (_dapr, caller) = suite_with_echo(Some("echo-app-token")).await;
     let mut tasks = todo::task_service_client::TaskServiceClient::new(
         caller.client.app_channel("echo").unwrap(),
     );
@@ -107,7 +107,7 @@ async fn s6_a_proxied_call_reaches_the_target_with_caller_and_callee_ids() {
     assert_eq!(task.id, "t-1");
     assert_eq!(
         task.description,
-        "dapr-caller-app-id=caller dapr-callee-app-id=echo dapr-app-id=<none> dapr-api-token=<none> x-user=u-42"
+        "dapr-caller-app-id=caller dapr-callee-app-id=echo dapr-app-id=<none> dapr-api-token=echo-app-token x-user=u-42"
     );
 }
 
@@ -202,10 +202,12 @@ async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
             .await
             .unwrap();
     let mut direct = todo::task_service_client::TaskServiceClient::new(channel);
-    let status = direct
-        .get_task(todo::GetTaskRequest::default())
-        .await
-        .unwrap_err();
+    let mut request = Request::new(todo::GetTaskRequest::default());
+    request.metadata_mut().insert(
+        "dapr-api-token",
+        caller.api_token().unwrap().parse().unwrap(),
+    );
+    let status = direct.get_task(request).await.unwrap_err();
     assert_eq!(status.code(), Code::Unknown);
     assert!(
         status.message().contains("dapr-app-id not found"),

@@ -22,3 +22,4 @@ mod resiliency_7_5;
 mod sidecar_8_11;
 mod state_5;
 mod subscriptions_7_4;
+mod tokens_8_2;

@@ -355,11 +355,7 @@ async fn s4_1_the_official_dapr_client_publishes_events() {
     dapr.app("audit", recording_app("pubsub", "official", &received))
         .await;
     let publisher = dapr.client("api").await;
-    let mut client = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
-        format!("http://{}", publisher.sidecar_address()),
-    )
-    .await
-    .unwrap();
+    let mut client = publisher.official_sdk().await;
     client
         .publish_event(
             "pubsub",

@@ -23,7 +23,9 @@ async fn s8_2_a_sidecar_with_an_api_token_refuses_calls_without_it() {
     // dapr-kit's client sends the token: it works.
     app.client.metadata().await.unwrap();
     // A client without it is refused.
-    let mut anonymous = app.official().await;
+    let mut anonymous = dapr::dapr::proto::runtime::v1::dapr_client::DaprClient::new(
+        app.official_without_token().await,
+    );
     let status = anonymous
         .get_metadata(GetMetadataRequest {})
         .await

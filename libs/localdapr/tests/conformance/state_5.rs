@@ -430,10 +430,7 @@ async fn state_survives_a_restart_on_the_same_data_directory() {
 async fn the_official_high_level_client_saves_gets_and_deletes_state() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let app = dapr.client("sdk-app").await;
-    let address = format!("http://{}", app.sidecar_address());
-    let mut sdk = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(address)
-        .await
-        .unwrap();
+    let mut sdk = app.official_sdk().await;
     sdk.save_state(
         "statestore",
         "greeting",

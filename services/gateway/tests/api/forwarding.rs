@@ -45,9 +45,15 @@ async fn a_forwarded_call_carries_the_verified_user_and_nothing_the_client_added
     };
     assert_eq!(values("todo-user-id"), [ada.user.id.as_str()]);
     assert_eq!(values("dapr-caller-app-id"), ["gateway"]);
-    for absent in ["x-custom", "authorization", "dapr-api-token"] {
+    for absent in ["x-custom", "authorization"] {
         assert!(values(absent).is_empty(), "{absent} must not be forwarded");
     }
+    assert_eq!(
+        values("dapr-api-token").len(),
+        1,
+        "only audit's own app token, from its sidecar"
+    );
+    assert_ne!(values("dapr-api-token"), ["guess"], "never the client's");
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn start_gateway_with_secrets(secrets: serde_json::Value) -> String {
     .await
     .unwrap();
     let sidecar = dapr.sidecar(AppSpec::new("gateway", None)).await;
-    let vars = HashMap::from([("DAPR_GRPC_PORT", sidecar.grpc_address.port().to_string())]);
+    let vars: HashMap<_, _> = sidecar.app_env().into_iter().collect();
     let config = gateway::Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),

@@ -299,10 +299,11 @@ async fn start_upstreams(dapr: &TestDapr, stops: &mut Vec<oneshot::Sender<()>>) 
     let sidecar = dapr
         .sidecar(AppSpec::new("todo-api", Some(todo_api_address.port())))
         .await;
-    let vars = HashMap::from([(
-        "DAPR_GRPC_PORT".to_string(),
-        sidecar.grpc_address.port().to_string(),
-    )]);
+    let vars = sidecar
+        .app_env()
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
     let config = todo_api::Config::from_lookup(vars_lookup(vars)).unwrap();
     stops.push(spawn_until_dropped("todo-api", |stopped| async move {
         todo_api::server::run(config, listeners, async {
@@ -376,16 +377,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let sidecar = dapr
         .sidecar(AppSpec::new("gateway", Some(address.port())))
         .await;
-    let mut vars = HashMap::from([
-        (
-            "DAPR_GRPC_PORT".to_string(),
-            sidecar.grpc_address.port().to_string(),
-        ),
-        (
-            "TODO_FRONTEND_DIR".to_string(),
-            frontend_dir.display().to_string(),
-        ),
-    ]);
+    let mut vars: HashMap<String, String> = sidecar
+        .app_env()
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    vars.insert(
+        "TODO_FRONTEND_DIR".to_string(),
+        frontend_dir.display().to_string(),
+    );
     vars.extend(
         overrides
             .iter()

@@ -5,6 +5,7 @@
 
 mod test_app;
 
+mod caller_identity;
 mod concurrency;
 mod events;
 mod isolation;

@@ -58,8 +58,7 @@ pub async fn spawn_app() -> TestApp {
     let sidecar = dapr
         .sidecar(AppSpec::new("todo-api", Some(app_address.port())))
         .await;
-    let vars: HashMap<&str, String> =
-        [("DAPR_GRPC_PORT", sidecar.grpc_address.port().to_string())].into();
+    let vars: HashMap<&str, String> = sidecar.app_env().into_iter().collect();
     let config = todo_api::Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -443,11 +443,7 @@ async fn s1_3_the_alpha1_twins_run_the_same_code() {
 async fn s10_3_the_official_dapr_client_schedules_gets_and_deletes_a_job() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let app = dapr.client("jobs").await;
-    let mut client = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
-        format!("http://{}", app.sidecar_address()),
-    )
-    .await
-    .unwrap();
+    let mut client = app.official_sdk().await;
     let job = dapr::client::JobBuilder::new("official-1")
         .with_schedule("@every 1h")
         .with_repeats(3)
