@@ -15,7 +15,7 @@
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
-//!   process.
+//!   process; `private_data`: that directory is `0700` and its database files `0600`.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
@@ -29,6 +29,7 @@ mod http_api;
 mod invoke;
 pub mod jobs;
 pub mod metadata;
+mod private_data;
 mod proxy;
 pub mod pubsub;
 pub mod runner;
