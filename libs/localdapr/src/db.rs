@@ -5,13 +5,15 @@
 //! Access goes through one connection on the blocking pool ([`Db::call`]); SQLite serialises
 //! writers anyway, and a local runtime does not need more. A second connection only
 //! checkpoints the WAL ([`Db::checkpoint`]), so no request waits for that fsync. The data
-//! directory is locked to one process (`localdapr.lock`).
+//! directory is locked to one process (`localdapr.lock`), and private to its owner
+//! (`private_data`: `0700`, files `0600`).
 //!
 //! Each module owns its tables: it describes them in a [`Migration`], and whoever opens the
 //! database ([`LocalDapr::start`](crate::LocalDapr::start)) passes the list to [`Db::open`].
 
 use std::{
     fs::{File, OpenOptions},
+    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
@@ -23,16 +25,40 @@ use nix::{
 };
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::private_data;
+
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// SQLite reported an error.
     #[error("sqlite error")]
     Sqlite(#[from] rusqlite::Error),
-    /// The data directory could not be created.
+    /// The data directory could not be created or made private.
     #[error("cannot create the data directory {path}")]
     DataDir {
         /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data directory is open to other users and is not localdapr's to change.
+    #[error(
+        "the data directory {path} is open to other users (mode {mode:o}) and {reason}, so \
+         localdapr will not make it private; use a directory of your own"
+    )]
+    NotPrivate {
+        /// The directory.
+        path: PathBuf,
+        /// Its mode bits.
+        mode: u32,
+        /// Why it is left alone.
+        reason: &'static str,
+    },
+    /// A database file could not be created or made private (`0600`).
+    #[error("cannot make {path} private")]
+    Permissions {
+        /// The file.
         path: PathBuf,
         /// The I/O error.
         #[source]
@@ -118,12 +144,10 @@ impl Db {
     /// [`DbError::InUse`] when another process holds the directory; otherwise when the
     /// directory or database cannot be created or migrated.
     pub fn open(data_dir: &Path, migrations: &[Migration]) -> Result<Self, DbError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        private_data::ensure_dir(data_dir)?;
         let lock = lock_data_dir(data_dir)?;
-        let path = data_dir.join("localdapr.db");
+        private_data::ensure_files(data_dir)?;
+        let path = data_dir.join(private_data::DATABASE_FILE);
         let mut connection = Connection::open(&path)?;
         // WAL lets a crash lose nothing that was committed; NORMAL sync is durable across
         // process crashes (not power loss), which is what a local runtime needs.
@@ -205,7 +229,7 @@ impl Db {
 /// Takes the exclusive, non-blocking `flock` on `<data_dir>/localdapr.lock`. The kernel drops
 /// it when the process ends, however it ends, so a crash leaves no stale lock behind.
 fn lock_data_dir(data_dir: &Path) -> Result<Flock<File>, DbError> {
-    let lock_file = data_dir.join("localdapr.lock");
+    let lock_file = data_dir.join(private_data::LOCK_FILE);
     let lock_error = |source| DbError::Lock {
         path: data_dir.to_path_buf(),
         source,
@@ -214,6 +238,7 @@ fn lock_data_dir(data_dir: &Path) -> Result<Flock<File>, DbError> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(private_data::FILE_MODE)
         .open(&lock_file)
         .map_err(lock_error)?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {

@@ -56,9 +56,7 @@ pub(crate) fn serve(
         grpc_port,
     });
     runtime.tasks.spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let served = dapr_kit::net::serve(listener, router, stop.cancelled_owned()).await;
         if let Err(error) = served {
             tracing::error!(app_id, %error, "sidecar http server failed");
         }

@@ -4,7 +4,7 @@
 //! metadata, and its answer — message, headers, or error status — comes back unchanged.
 //!
 //! daprd's failures on the way (an unknown or unhealthy target, a target without an app port, a
-//! malformed method) are `Internal`, "failed to invoke, id: <id>, err: <cause>"
+//! malformed method) are `Internal`, `failed to invoke, id: <id>, err: <cause>`
 //! (`messages.ErrDirectInvoke`); an error status from the app itself is passed through.
 
 use std::sync::Arc;

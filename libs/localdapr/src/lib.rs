@@ -25,7 +25,7 @@
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
-//!   process.
+//!   process; `private_data`: that directory is `0700` and its database files `0600`.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
@@ -39,6 +39,7 @@ mod http_api;
 mod invoke;
 mod jobs;
 mod metadata;
+mod private_data;
 mod proxy;
 mod pubsub;
 pub mod runner;

@@ -165,7 +165,7 @@ async fn bind(app_id: &str, address: SocketAddr) -> Result<(TcpListener, SocketA
         address,
         source,
     };
-    // TODO(#7): nodelay listener
+    // TCP_NODELAY is set on each accepted socket by dapr_kit::net::serve, which serves both.
     let listener = TcpListener::bind(address).await.map_err(bind_error)?;
     let bound = listener.local_addr().map_err(bind_error)?;
     Ok((listener, bound))

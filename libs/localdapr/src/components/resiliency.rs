@@ -18,7 +18,7 @@ pub enum Backoff {
     /// The same delay every time (dapr/kit's constant policy is not randomised).
     Constant(Duration),
     /// A delay that grows by 1.5× per attempt up to a ceiling, each one randomised within
-    /// ±[`RANDOMIZATION_FACTOR`] (dapr/kit's exponential policy, cenkalti/backoff v4).
+    /// ±50% (`RANDOMIZATION_FACTOR`; dapr/kit's exponential policy, cenkalti/backoff v4).
     Exponential {
         /// The first delay.
         initial: Duration,

@@ -14,7 +14,6 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::support::{COMPONENTS, TestDapr, no_callbacks, wait_until};
 
@@ -137,7 +136,7 @@ async fn s8_2_healthz_waits_for_the_app_and_outbound_does_not() {
     let app = tokio::spawn(
         tonic::transport::Server::builder()
             .add_routes(routes.routes())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(dapr_kit::net::incoming(listener)),
     );
     wait_until(
         "healthz reports the sidecar ready",

@@ -1,6 +1,7 @@
 //! localdapr's conformance suite, organised by section of `shared/reference/dapr.md`: each
 //! module checks that localdapr answers as daprd v1.18.3 does, over real sockets, with Dapr
 //! clients we did not write (the official `dapr` crate's generated clients) and with dapr-kit.
+//! `private_data_dir` checks a guarantee of localdapr's own (its data is private).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
@@ -16,6 +17,7 @@ mod invoke_service_2_5;
 mod jobs_3;
 mod metrics_9;
 mod outbox_5_4;
+mod private_data_dir;
 mod publish_4_1;
 mod pubsub_2_3;
 mod resiliency_7_5;
