@@ -61,7 +61,7 @@ use crate::{
 };
 use spec::{FailurePolicy, JobPlan, SpecError};
 use store::StoredJob;
-use table::JobTable;
+use table::{JobKey, JobTable};
 
 /// The jobs table.
 pub(crate) const MIGRATION: Migration = Migration {
@@ -69,33 +69,6 @@ pub(crate) const MIGRATION: Migration = Migration {
     schema: store::SCHEMA,
     upgrade: None,
 };
-
-/// A job's identity: the app that scheduled it and its name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JobKey {
-    app_id: Arc<str>,
-    name: Arc<str>,
-}
-
-impl JobKey {
-    /// The key of job `name` of `app_id`.
-    pub fn new(app_id: &str, name: &str) -> Self {
-        Self {
-            app_id: app_id.into(),
-            name: name.into(),
-        }
-    }
-
-    /// The app id.
-    pub fn app_id(&self) -> &str {
-        &self.app_id
-    }
-
-    /// The job name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
 
 /// Whether the stored jobs were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

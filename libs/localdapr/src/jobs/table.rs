@@ -1,14 +1,44 @@
 //! The scheduler's in-memory view of every job, mirroring the `jobs` table, and the queue of
 //! jobs waiting for their time. Firing reads only this, so no SQLite call stands between a due
-//! time and its trigger.
+//! time and its trigger. Jobs are keyed by [`JobKey`]: the app that scheduled them and a name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Utc};
 use prost_types::Any;
 use todo_proto::dapr::proto::runtime::v1 as dapr;
 
-use super::{JobKey, progress::Progress, spec::JobPlan, store::StoredJob};
+use super::{progress::Progress, spec::JobPlan, store::StoredJob};
+
+/// A job's identity: the app that scheduled it and its name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobKey {
+    app_id: Arc<str>,
+    name: Arc<str>,
+}
+
+impl JobKey {
+    /// The key of job `name` of `app_id`.
+    pub fn new(app_id: &str, name: &str) -> Self {
+        Self {
+            app_id: app_id.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The app id.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The job name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 /// Where a job is between ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,7 +33,7 @@ pub struct EmailDigest([u8; 32]);
 
 impl EmailDigest {
     /// The digest in lower-case hex.
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
 }
