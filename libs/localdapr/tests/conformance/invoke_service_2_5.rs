@@ -75,25 +75,12 @@ fn string_any(text: &str) -> Any {
     }
 }
 
-/// The official crate's high-level client of `app`'s sidecar, with its API token if any.
-async fn official_client(
-    app: &TestApp,
-    api_token: Option<&str>,
-) -> dapr::Client<dapr::client::TonicClientWithAuth> {
-    let mut options = dapr::client::ClientOptions::new()
-        .with_address(format!("http://{}", app.sidecar_address()));
-    if let Some(token) = api_token {
-        options = options.with_api_token(token);
-    }
-    dapr::Client::from_options(options).await.unwrap()
-}
-
 #[tokio::test]
 async fn s2_5_invoke_service_reaches_the_targets_on_invoke_with_caller_and_callee_ids() {
     let dapr = TestDapr::start(COMPONENTS).await;
-    echo_app(&dapr, None).await;
+    echo_app(&dapr, Some("echo-app-token")).await;
     let caller = dapr.client("caller").await;
-    let mut client = official_client(&caller, None).await;
+    let mut client = caller.official_sdk().await;
     let response = client
         .invoke_service("echo", "orders/./7/../8", Some(string_any("hello")))
         .await
@@ -102,8 +89,8 @@ async fn s2_5_invoke_service_reaches_the_targets_on_invoke_with_caller_and_calle
     assert_eq!(
         response.content_type,
         "method=orders/8 content_type= verb=0 dapr-caller-app-id=caller \
-         dapr-callee-app-id=echo dapr-api-token=<none> x-user=<none>",
-        "the method is normalized as daprd normalizes it"
+         dapr-callee-app-id=echo dapr-api-token=echo-app-token x-user=<none>",
+        "the method is normalized as daprd normalizes it; the app gets its own token"
     );
 }
 
@@ -142,14 +129,14 @@ async fn s2_5_the_callers_metadata_and_http_extension_reach_the_app_but_not_its_
 #[tokio::test]
 async fn s2_5_an_app_invoking_itself_gets_no_caller_or_callee_ids() {
     let dapr = TestDapr::start(COMPONENTS).await;
-    let echo = echo_app(&dapr, None).await;
-    let mut client = official_client(&echo, None).await;
+    let echo = echo_app(&dapr, Some("echo-app-token")).await;
+    let mut client = echo.official_sdk().await;
     let response = client.invoke_service("echo", "self", None).await.unwrap();
     assert_eq!(
         response.content_type,
         "method=self content_type= verb=0 dapr-caller-app-id=<none> \
-         dapr-callee-app-id=<none> dapr-api-token=<none> x-user=<none>",
-        "daprd's invokeLocal adds no routing headers"
+         dapr-callee-app-id=<none> dapr-api-token=echo-app-token x-user=<none>",
+        "daprd's invokeLocal adds no routing headers; the app gets its own token"
     );
 }
 

@@ -126,11 +126,7 @@ async fn s11_set_metadata_stores_extended_metadata_that_get_metadata_returns() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let app = dapr.client("annotated").await;
     let other = dapr.client("other").await;
-    let mut client = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
-        format!("http://{}", app.sidecar_address()),
-    )
-    .await
-    .unwrap();
+    let mut client = app.official_sdk().await;
     client.set_metadata("owner", "team-a").await.unwrap();
     client.set_metadata("owner", "team-b").await.unwrap();
     client
