@@ -3,11 +3,21 @@
 //! components and fresh random secrets), sidecars and in-process apps attached to it, the
 //! official `dapr` crate's client of a sidecar, and `wait_until` for eventual effects.
 //!
+//! - [`TestDapr`]: the runtime; [`TestApp`]: a client or callback app the test writes itself.
+//! - `served_app`: a service under test behind its sidecar — [`TestDapr::launch`],
+//!   [`TestDapr::serve_app`] returning a [`ServedApp`], and [`wait_serving`]. The services'
+//!   `testsuite` features build their `spawn` on it.
+//! - `server_task`: [`ServerTask`], every server a fixture starts runs in a task it owns, so a
+//!   server that fails or panics fails the test.
+//!
 //! Fixtures panic on setup failures: a broken test environment is a failed test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic fails the test
 
-use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+mod served_app;
+mod server_task;
+
+use std::{net::SocketAddr, path::Path, sync::Mutex, time::Duration};
 
 use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient as OfficialClient;
 use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscriptions};
@@ -17,7 +27,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::RoutesBuilder, transport::Channel};
 
+pub use self::{
+    served_app::{AppLaunch, STARTUP_DEADLINE, ServedApp, wait_serving},
+    server_task::ServerTask,
+};
 use crate::{AppSpec, LocalDapr, LocalDaprConfig, Resources, SidecarHandle};
+pub use todo_telemetry::testsuite::wait_until;
 
 /// The secret every service reads its keys from, and the keys in it.
 pub const SUITE_SECRET: &str = "todo-suite";
@@ -70,6 +85,9 @@ pub struct TestDapr {
     pub dapr: LocalDapr,
     pub data_dir: TempDir,
     resources: Resources,
+    /// The servers of the apps [`TestDapr::app_with_routes`] started; they serve as long as
+    /// the runtime runs.
+    app_servers: Mutex<Vec<ServerTask>>,
 }
 
 impl TestDapr {
@@ -104,6 +122,7 @@ impl TestDapr {
             dapr,
             data_dir,
             resources,
+            app_servers: Mutex::default(),
         }
     }
 
@@ -118,8 +137,10 @@ impl TestDapr {
             dapr,
             data_dir,
             resources,
+            app_servers,
         } = self;
         dapr.shutdown().await;
+        drop(app_servers);
         StoppedDapr {
             data_dir,
             resources,
@@ -189,14 +210,17 @@ impl TestDapr {
                 TcpListenerStream::new(listener),
                 stop.clone().cancelled_owned(),
             );
-        tokio::spawn(router);
+        // Owned by the runtime, not the TestApp: tests drop the TestApp of an app that serves on.
+        let mut server = ServerTask::spawn(&spec.app_id, stop.clone(), router);
         let app = self.attach(spec, Some(stop)).await;
-        wait_until(
-            "the sidecar connects to the app",
-            Duration::from_secs(10),
-            || async { app.sidecar.app.is_connected() },
-        )
-        .await;
+        server
+            .until(wait_until(
+                "the sidecar connects to the app",
+                Duration::from_secs(10),
+                || async { app.sidecar.app.is_connected() },
+            ))
+            .await;
+        self.app_servers.lock().unwrap().push(server);
         app
     }
 
@@ -266,22 +290,6 @@ impl TestApp {
 /// A callback service with no subscriptions and no jobs.
 pub fn no_callbacks() -> AppCallbackService {
     AppCallbackService::new(Subscriptions::new(), JobHandlers::new())
-}
-
-/// Polls `condition` until it holds, failing the test with `description` at `deadline`.
-pub async fn wait_until<F, Fut>(description: &str, deadline: Duration, condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = tokio::time::Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < deadline,
-            "timed out waiting until {description}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn resources(yaml: &str) -> Resources {

@@ -21,6 +21,8 @@
 //! - [`deadline`]: `grpc-timeout` parsing and capping.
 //! - `error`: the gateway's errors and their single mapping to gRPC statuses.
 //! - [`metrics`]: sign-in, sign-up, token-reuse and token-rejection counters.
+//! - `testsuite` (feature `testsuite`): `spawn`, the gateway behind a localdapr sidecar with a
+//!   built frontend, for tests.
 
 pub mod access_tokens;
 pub mod accounts;
@@ -38,6 +40,8 @@ pub mod passwords;
 pub mod refresh_tokens;
 pub mod server;
 pub mod sign_in_limiter;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use auth_api::AuthApi;
 pub use config::Config;

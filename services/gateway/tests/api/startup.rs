@@ -1,7 +1,7 @@
 //! Startup fails with a message that says what to fix when the signing key is unusable.
 
 use dapr_kit::ServiceConfig;
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use localdapr::{
     AppSpec,
@@ -18,18 +18,13 @@ async fn start_gateway_with_secrets(secrets: serde_json::Value) -> String {
         &testsuite::SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string()),
     )
     .await;
-    let listeners = dapr_kit::AppListeners::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let sidecar = dapr.sidecar(AppSpec::new("gateway", None)).await;
-    let vars = HashMap::from([("DAPR_GRPC_PORT", sidecar.grpc_address.port().to_string())]);
-    let config = gateway::Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+    let launch = dapr
+        .launch(AppSpec::new(gateway::testsuite::APP_ID, None))
+        .await;
+    let config = gateway::Config::from_lookup(launch.lookup()).unwrap();
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),
-        gateway::server::run(config, listeners, std::future::pending()),
+        gateway::server::run(config, launch.listeners, std::future::pending()),
     )
     .await
     .expect("startup gives up instead of serving");
