@@ -97,11 +97,20 @@ impl TestDapr {
     /// # Panics
     /// When the fixture cannot be set up: a broken test environment.
     pub async fn start_suite() -> Self {
+        Self::start_suite_with_secrets(serde_json::json!({
+            SUITE_SECRET: { "jwt-signing-key": random_key(), "page-token-key": random_key() }
+        }))
+        .await
+    }
+
+    /// Starts localdapr with the suite's components and `secrets` as the secrets file (e.g. one
+    /// without a key a service needs, to test how its startup fails).
+    ///
+    /// # Panics
+    /// When the fixture cannot be set up: a broken test environment.
+    pub async fn start_suite_with_secrets(secrets: serde_json::Value) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let secrets_file = data_dir.path().join("secrets.json");
-        let secrets = serde_json::json!({
-            SUITE_SECRET: { "jwt-signing-key": random_key(), "page-token-key": random_key() }
-        });
         std::fs::write(&secrets_file, secrets.to_string()).expect("the secrets file is written");
         let yaml = SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
         Self::start_in(data_dir, resources(&yaml)).await

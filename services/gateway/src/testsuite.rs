@@ -3,17 +3,17 @@
 //! services it forwards to are the test's to start (e.g. `todo_api::testsuite::spawn`).
 //! Fixtures panic on setup failures: a broken test environment is a failed test.
 
-use std::net::SocketAddr;
+use std::{future::Future, net::SocketAddr};
 
 use dapr_kit::ServiceConfig;
 use localdapr::{
     AppSpec,
-    testsuite::{ServedApp, TestDapr},
+    testsuite::{AppLaunch, ServedApp, TestDapr},
 };
 use tempfile::TempDir;
 use todo_proto::todo::v1::auth_service_server;
 
-use crate::{Config, config::ENV_FRONTEND_DIR};
+use crate::{Config, config::ENV_FRONTEND_DIR, server::ServerError};
 
 /// The gateway's app id.
 pub const APP_ID: &str = "gateway";
@@ -51,16 +51,24 @@ pub async fn spawn_with(dapr: &TestDapr, spec: AppSpec, overrides: &[(&str, &str
         .serve_app(spec, auth_service_server::SERVICE_NAME, |mut launch| {
             launch.set_env(&[(ENV_FRONTEND_DIR, &frontend_dir.display().to_string())]);
             launch.set_env(overrides);
-            let config = Config::from_lookup(launch.lookup()).unwrap_or_else(|error| {
-                panic!("the gateway's test configuration is unusable: {error}")
-            });
-            crate::server::run(config, launch.listeners, launch.shutdown)
+            run(launch)
         })
         .await;
     TestGateway {
         app,
         _frontend: frontend,
     }
+}
+
+/// Runs the gateway's `server::run` on `launch`, configured from its environment: what
+/// [`spawn`] runs, and what a test of a failing startup passes to `TestDapr::startup_error`.
+///
+/// # Panics
+/// When the configuration is unusable.
+pub fn run(launch: AppLaunch) -> impl Future<Output = Result<(), ServerError>> {
+    let config = Config::from_lookup(launch.lookup())
+        .unwrap_or_else(|error| panic!("the gateway's test configuration is unusable: {error}"));
+    crate::server::run(config, launch.listeners, launch.shutdown)
 }
 
 /// A temporary directory holding `dist/index.html` and `dist/assets/app.js`.

@@ -1,7 +1,8 @@
 //! A service under test, started the way `localdapr run` starts an app: [`TestDapr::launch`]
 //! binds its ports and starts its sidecar; [`TestDapr::serve_app`] also runs its server in a
-//! [`ServerTask`] and waits until it serves. The services' own `testsuite` features
-//! (`todo_api::testsuite::spawn`, ...) build on these.
+//! [`ServerTask`] and waits until it serves; [`TestDapr::startup_error`] runs one that should
+//! refuse to start. The services' own `testsuite` features (`todo_api::testsuite::spawn`, ...)
+//! build on these.
 
 use std::{collections::HashMap, future::Future, net::SocketAddr, time::Duration};
 
@@ -140,6 +141,29 @@ impl TestDapr {
             admin_address,
             sidecar,
             server,
+        }
+    }
+
+    /// Runs an app that is expected to refuse to start (a missing secret, say) on a launch for
+    /// `spec`, and returns its error with every source, as its `main` would print it.
+    ///
+    /// # Panics
+    /// When the app stops without an error, or still runs at [`STARTUP_DEADLINE`].
+    pub async fn startup_error<F, E>(
+        &self,
+        spec: AppSpec,
+        serve: impl FnOnce(AppLaunch) -> F,
+    ) -> String
+    where
+        F: Future<Output = Result<(), E>>,
+        E: std::error::Error,
+    {
+        let app_id = spec.app_id.clone();
+        let launch = self.launch(spec).await;
+        match tokio::time::timeout(STARTUP_DEADLINE, serve(launch)).await {
+            Ok(Err(error)) => todo_telemetry::error_chain(&error),
+            Ok(Ok(())) => panic!("{app_id} stopped without an error"),
+            Err(_) => panic!("{app_id} still runs after {STARTUP_DEADLINE:?}: it started"),
         }
     }
 

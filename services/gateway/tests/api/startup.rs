@@ -1,34 +1,17 @@
 //! Startup fails with a message that says what to fix when the signing key is unusable.
 
-use dapr_kit::ServiceConfig;
-use std::time::Duration;
-
-use localdapr::{
-    AppSpec,
-    testsuite::{self, TestDapr},
-};
+use localdapr::{AppSpec, testsuite::TestDapr};
 
 /// Starts the gateway against the suite's components with `secrets` in the secret store, and
 /// returns why it stopped.
 async fn start_gateway_with_secrets(secrets: serde_json::Value) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let secrets_file = dir.path().join("secrets.json");
-    std::fs::write(&secrets_file, secrets.to_string()).unwrap();
-    let dapr = TestDapr::start(
-        &testsuite::SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string()),
-    )
-    .await;
-    let launch = dapr
-        .launch(AppSpec::new(gateway::testsuite::APP_ID, None))
-        .await;
-    let config = gateway::Config::from_lookup(launch.lookup()).unwrap();
-    let outcome = tokio::time::timeout(
-        Duration::from_secs(20),
-        gateway::server::run(config, launch.listeners, std::future::pending()),
-    )
-    .await
-    .expect("startup gives up instead of serving");
-    format!("{:#}", anyhow::Error::from(outcome.unwrap_err()))
+    TestDapr::start_suite_with_secrets(secrets)
+        .await
+        .startup_error(
+            AppSpec::new(gateway::testsuite::APP_ID, None),
+            gateway::testsuite::run,
+        )
+        .await
 }
 
 #[tokio::test]
