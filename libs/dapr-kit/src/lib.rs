@@ -3,6 +3,8 @@
 //! - [`client`]: [`DaprClient`], a typed client of the sidecar's gRPC API — state with etags
 //!   and transactions (with the outbox projection), publishing, jobs, secrets, metadata — and
 //!   [`AppChannel`]s that reach other apps through the sidecar in proxy mode.
+//!   [`DaprClient::read_secret_key`] reads the one value of a secret a service needs at startup
+//!   ([`SecretKeyRef`]), with a [`SecretKeyError`] that names store, secret and key.
 //! - [`callback`]: the app side — [`Subscriptions`] answer `ListTopicSubscriptions` and route
 //!   `OnTopicEvent` to typed handlers returning SUCCESS/RETRY/DROP, [`JobHandlers`] serve
 //!   `OnJobEvent` and `OnJobEventAlpha1`, plus the health check and the app-token check.
@@ -31,7 +33,9 @@ pub use callback::{
     Subscriptions, TopicEvent,
 };
 pub use caller::{CallerUser, TrustedCallers};
-pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
+pub use client::{
+    AppChannel, DaprClient, Etag, Publication, SecretKeyError, SecretKeyRef, StateOperation,
+};
 pub use config::DaprConfig;
 pub use error::DaprError;
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
