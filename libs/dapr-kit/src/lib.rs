@@ -15,6 +15,8 @@
 //! - [`mod@service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush),
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
 //! - [`metrics`]: event and job handling metrics.
+//! - [`DaprError`]: a failed sidecar call; [`unavailable_or_internal`] is how every service
+//!   answers a client whose request failed on one (`Unavailable` when retrying may help).
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
@@ -37,6 +39,6 @@ pub use client::{
     AppChannel, DaprClient, Etag, Publication, SecretKeyError, SecretKeyRef, StateOperation,
 };
 pub use config::DaprConfig;
-pub use error::DaprError;
+pub use error::{DaprError, unavailable_or_internal};
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
 pub use service_main::{ServiceConfig, ServiceSettings, service_main};
