@@ -15,6 +15,8 @@
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
 //!   process.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
+//! - `testsuite` (feature `testsuite`): fixtures for tests — a runtime in a temporary directory,
+//!   and services under test served behind their sidecars (`TestDapr::serve_app`).
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
 //! (`localdapr sidecar`).

@@ -5,8 +5,8 @@
 //!
 //! - [`TestDapr`]: the runtime; [`TestApp`]: a client or callback app the test writes itself.
 //! - `served_app`: a service under test behind its sidecar — [`TestDapr::launch`],
-//!   [`TestDapr::serve_app`] returning a [`ServedApp`], and [`wait_serving`]. The services'
-//!   `testsuite` features build their `spawn` on it.
+//!   [`TestDapr::serve_app`] returning a [`ServedApp`], [`TestDapr::startup_error`], and
+//!   [`wait_serving`]. The services' `testsuite` features build their `spawn` on it.
 //! - `server_task`: [`ServerTask`], every server a fixture starts runs in a task it owns, so a
 //!   server that fails or panics fails the test.
 //!
