@@ -56,6 +56,15 @@ impl ValidationError {
     }
 }
 
+/// Services answer a `ValidationError` with `todo_proto::status::bad_request`.
+impl todo_proto::status::InvalidFields for ValidationError {
+    fn invalid_fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.violations
+            .iter()
+            .map(|violation| (violation.field.as_str(), violation.description.as_str()))
+    }
+}
+
 impl From<FieldViolation> for ValidationError {
     fn from(violation: FieldViolation) -> Self {
         Self {

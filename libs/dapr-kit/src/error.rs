@@ -1,11 +1,16 @@
-//! Errors of calls to the sidecar.
+//! Errors of calls to the sidecar, and the one way a service answers a client whose request
+//! failed on one.
 //!
 //! Every failed call keeps the sidecar's `tonic::Status` as its source, so callers can branch on
 //! [`DaprError::code`] and on the few outcomes Dapr signals in special ways (an etag conflict is
 //! `Aborted` from `SaveState` but `Internal` from `ExecuteStateTransaction`; a missing job is
 //! `Internal` from `GetJob`). Services turn these into their own errors; they never send the
-//! sidecar's message to their clients.
+//! sidecar's message to their clients: their `From<Error> for Status` calls
+//! [`unavailable_or_internal`] for every failure that is not the client's.
 
+use std::error::Error;
+
+use todo_telemetry::error_chain;
 use tonic::{Code, Status};
 
 /// A call to the Dapr sidecar failed.
@@ -103,9 +108,83 @@ impl DaprError {
     }
 }
 
+/// Answers a client whose request failed inside the service, and logs why, once.
+///
+/// When a [`DaprError`] in `error`'s chain (`error` itself, or a `#[source]` of it) is
+/// [transient](DaprError::is_transient), the client gets `Unavailable`, "`resource` is
+/// unavailable; retry later", and the chain is logged at `warn`; anything else is a generic
+/// `Internal`, logged at `error`. The client never sees the chain. (A wrapper that is
+/// `#[error(transparent)]` hides the `DaprError` from the chain: keep it as a `#[source]`.)
+pub fn unavailable_or_internal(resource: &str, error: &(dyn Error + 'static)) -> Status {
+    let chain = error_chain(error);
+    let transient = std::iter::successors(Some(error), |&error| error.source())
+        .filter_map(|error| error.downcast_ref::<DaprError>())
+        .any(DaprError::is_transient);
+    if transient {
+        tracing::warn!(error = %chain, resource, "unavailable, the client may retry");
+        Status::unavailable(format!("{resource} is unavailable; retry later"))
+    } else {
+        tracing::error!(error = %chain, resource, "internal error");
+        Status::internal("internal error")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service error wrapping a sidecar failure, as services keep it.
+    #[derive(Debug, thiserror::Error)]
+    #[error("read account failed")]
+    struct StoreFailed(#[source] DaprError);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("token signing failed")]
+    struct SigningFailed;
+
+    #[test]
+    fn a_failure_is_unavailable_only_when_a_sidecar_call_in_its_chain_may_succeed_later() {
+        let cases = [
+            (
+                "sidecar down, wrapped",
+                Box::new(StoreFailed(DaprError::call(
+                    "GetState",
+                    Status::unavailable("down"),
+                ))) as Box<dyn Error>,
+                Code::Unavailable,
+                "the account store is unavailable; retry later",
+            ),
+            (
+                "sidecar down, bare",
+                Box::new(DaprError::call("GetState", Status::unavailable("down"))),
+                Code::Unavailable,
+                "the account store is unavailable; retry later",
+            ),
+            (
+                "store refused",
+                Box::new(StoreFailed(DaprError::call(
+                    "GetState",
+                    Status::invalid_argument("bad key secret-detail"),
+                ))),
+                Code::Internal,
+                "internal error",
+            ),
+            (
+                "not dapr",
+                Box::new(SigningFailed),
+                Code::Internal,
+                "internal error",
+            ),
+        ];
+        for (case, error, code, message) in cases {
+            let status = unavailable_or_internal("the account store", error.as_ref());
+            assert_eq!(
+                (status.code(), status.message()),
+                (code, message),
+                "case: {case}"
+            );
+        }
+    }
 
     #[test]
     fn etag_conflicts_are_recognised_in_both_shapes_dapr_uses() {

@@ -3,6 +3,8 @@
 //! - [`client`]: [`DaprClient`], a typed client of the sidecar's gRPC API — state with etags
 //!   and transactions (with the outbox projection), publishing, jobs, secrets, metadata — and
 //!   [`AppChannel`]s that reach other apps through the sidecar in proxy mode.
+//!   [`DaprClient::read_secret_key`] reads the one value of a secret a service needs at startup
+//!   ([`SecretKeyRef`]), with a [`SecretKeyError`] that names store, secret and key.
 //! - [`callback`]: the app side — [`Subscriptions`] answer `ListTopicSubscriptions` and route
 //!   `OnTopicEvent` to typed handlers returning SUCCESS/RETRY/DROP, [`JobHandlers`] serve
 //!   `OnJobEvent` and `OnJobEventAlpha1`, plus the health check and the app-token check.
@@ -15,6 +17,8 @@
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
 //! - [`metrics`]: event and job handling metrics.
 //! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`.
+//! - [`DaprError`]: a failed sidecar call; [`unavailable_or_internal`] is how every service
+//!   answers a client whose request failed on one (`Unavailable` when retrying may help).
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
@@ -34,8 +38,10 @@ pub use callback::{
     Subscriptions, TopicEvent,
 };
 pub use caller::{CallOrigin, CallerRole, CallerUser, TrustedCallers};
-pub use client::{AppChannel, DaprClient, Etag, Publication, StateOperation};
+pub use client::{
+    AppChannel, DaprClient, Etag, Publication, SecretKeyError, SecretKeyRef, StateOperation,
+};
 pub use config::DaprConfig;
-pub use error::DaprError;
+pub use error::{DaprError, unavailable_or_internal};
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
 pub use service_main::{ServiceConfig, ServiceSettings, service_main};

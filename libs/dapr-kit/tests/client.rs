@@ -11,7 +11,8 @@ use std::{
 };
 
 use dapr_kit::{
-    DaprClient, DaprConfig, DaprError, Etag, Publication, StateOperation, client::JobSpec,
+    DaprClient, DaprConfig, DaprError, Etag, Publication, SecretKeyError, SecretKeyRef,
+    StateOperation, client::JobSpec,
 };
 use secrecy::SecretString;
 use todo_proto::{
@@ -171,8 +172,16 @@ impl dapr_server::Dapr for FakeSidecar {
 
     async fn get_secret(
         &self,
-        _request: Request<dapr::GetSecretRequest>,
+        request: Request<dapr::GetSecretRequest>,
     ) -> Result<Response<dapr::GetSecretResponse>, Status> {
+        let request = request.into_inner();
+        if request.key != "gateway" {
+            // Internal, as daprd (and localdapr) answer for a secret the store lacks.
+            return Err(Status::internal(format!(
+                "failed getting secret with key {} from secret store {}: secret {} not found",
+                request.key, request.store_name, request.key
+            )));
+        }
         Ok(Response::new(dapr::GetSecretResponse {
             data: [("jwt-signing-key".to_string(), "k3y".to_string())].into(),
         }))
@@ -433,6 +442,82 @@ async fn secrets_are_read_by_key() {
         !format!("{secret:?}").contains("k3y"),
         "secrets never print"
     );
+}
+
+#[tokio::test]
+async fn one_key_of_a_secret_is_read_and_parsed() {
+    let (client, _) = connected(FakeSidecar::default()).await;
+    let at = SecretKeyRef::new(
+        "secretstore",
+        "gateway",
+        "jwt-signing-key",
+        "the signing key",
+    );
+    let value = client
+        .read_secret_key(&at, |value| Ok::<_, String>(value.to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(value, b"k3y");
+}
+
+#[tokio::test]
+async fn each_failure_to_read_a_secret_key_names_store_secret_and_key_and_what_belongs_there() {
+    let (client, _) = connected(FakeSidecar::default()).await;
+    let at = |secret: &str, key: &'static str| {
+        SecretKeyRef::new(
+            "secretstore",
+            secret,
+            key,
+            "the signing key (at least 8 bytes)",
+        )
+    };
+    let too_short = |value: &[u8]| match value.len() {
+        8.. => Ok(()),
+        length => Err(format!("it has {length} bytes")),
+    };
+    let cases = [
+        (
+            "secret missing",
+            at("absent", "jwt-signing-key"),
+            "cannot read secret absent",
+        ),
+        (
+            "key missing",
+            at("gateway", "page-token-key"),
+            "has no page-token-key",
+        ),
+        (
+            "value refused",
+            at("gateway", "jwt-signing-key"),
+            "is unusable",
+        ),
+    ];
+    for (case, at, expected) in cases {
+        let error = client.read_secret_key(&at, too_short).await.unwrap_err();
+        let variant_matches = match case {
+            "secret missing" => matches!(error, SecretKeyError::Unreadable { .. }),
+            "key missing" => matches!(error, SecretKeyError::Missing { .. }),
+            _ => matches!(error, SecretKeyError::Unusable { .. }),
+        };
+        assert!(variant_matches, "case: {case}: {error:?}");
+        let message = todo_telemetry::error_chain(&error);
+        for part in [
+            expected,
+            "secretstore",
+            &at.secret,
+            at.key,
+            "at least 8 bytes",
+        ] {
+            assert!(
+                message.contains(part),
+                "case: {case}: {part:?} in {message:?}"
+            );
+        }
+        assert!(
+            !message.contains("k3y"),
+            "case: {case}: the value never prints"
+        );
+    }
 }
 
 #[tokio::test]

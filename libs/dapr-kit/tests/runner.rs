@@ -7,6 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use dapr_kit::{AppCallbackService, AppListeners, AppServer, JobHandlers, Subscriptions};
 use secrecy::SecretString;
 use todo_proto::todo::v1::{self as todo, task_service_server};
+use todo_telemetry::testsuite::wait_until;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -232,7 +233,7 @@ async fn during_the_shutdown_delay_the_app_is_unready_but_still_serving() {
     let mut tasks = todo::task_service_client::TaskServiceClient::new(channel(running.app).await);
     running.stop.send(()).unwrap();
     running.shutting_down.cancelled().await;
-    wait_until("readiness reports 503", || async {
+    wait_until("readiness reports 503", Duration::from_secs(10), || async {
         http_get(running.admin, "/readyz").await.0 == 503
     })
     .await;
@@ -250,22 +251,6 @@ async fn during_the_shutdown_delay_the_app_is_unready_but_still_serving() {
         !running.finished.is_finished(),
         "the port stays open for the delay"
     );
-}
-
-/// Polls `condition` every 10 ms for up to 10 s.
-async fn wait_until<F, Fut>(description: &str, condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = tokio::time::Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out waiting until {description}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

@@ -3,6 +3,13 @@
 //! components and fresh random secrets), sidecars and in-process apps attached to it, the
 //! official `dapr` crate's client of a sidecar, and `wait_until` for eventual effects.
 //!
+//! - [`TestDapr`]: the runtime; [`TestApp`]: a client or callback app the test writes itself.
+//! - `served_app`: a service under test behind its sidecar — [`TestDapr::launch`],
+//!   [`TestDapr::serve_app`] returning a [`ServedApp`], [`TestDapr::startup_error`], and
+//!   [`wait_serving`]. The services' `testsuite` features build their `spawn` on it.
+//! - `server_task`: [`ServerTask`], every server a fixture starts runs in a task it owns, so a
+//!   server that fails or panics fails the test.
+//!
 //! Every test runs authenticated, as `localdapr run` and production do: a spec without tokens
 //! gets random ones ([`with_tokens`]), the fixtures' clients send them, in-process apps require
 //! theirs, and [`SidecarHandle::app_env`] hands them to an app under test.
@@ -11,7 +18,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic fails the test
 
-use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+mod served_app;
+mod server_task;
+
+use std::{net::SocketAddr, path::Path, sync::Mutex, time::Duration};
 
 use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient as OfficialClient;
 use dapr_kit::{AppCallbackService, DaprClient, DaprConfig, JobHandlers, Subscriptions};
@@ -25,7 +35,12 @@ use tonic::{
     transport::Channel,
 };
 
+pub use self::{
+    served_app::{AppLaunch, STARTUP_DEADLINE, ServedApp, wait_serving},
+    server_task::ServerTask,
+};
 use crate::{AppSpec, LocalDapr, LocalDaprConfig, Resources, SidecarHandle};
+pub use todo_telemetry::testsuite::wait_until;
 
 /// The secret every service reads its keys from, and the keys in it.
 pub const SUITE_SECRET: &str = "todo-suite";
@@ -78,6 +93,9 @@ pub struct TestDapr {
     pub dapr: LocalDapr,
     pub data_dir: TempDir,
     resources: Resources,
+    /// The servers of the apps [`TestDapr::app_with_routes`] started; they serve as long as
+    /// the runtime runs.
+    app_servers: Mutex<Vec<ServerTask>>,
 }
 
 impl TestDapr {
@@ -87,11 +105,20 @@ impl TestDapr {
     /// # Panics
     /// When the fixture cannot be set up: a broken test environment.
     pub async fn start_suite() -> Self {
+        Self::start_suite_with_secrets(serde_json::json!({
+            SUITE_SECRET: { "jwt-signing-key": random_key(), "page-token-key": random_key() }
+        }))
+        .await
+    }
+
+    /// Starts localdapr with the suite's components and `secrets` as the secrets file (e.g. one
+    /// without a key a service needs, to test how its startup fails).
+    ///
+    /// # Panics
+    /// When the fixture cannot be set up: a broken test environment.
+    pub async fn start_suite_with_secrets(secrets: serde_json::Value) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let secrets_file = data_dir.path().join("secrets.json");
-        let secrets = serde_json::json!({
-            SUITE_SECRET: { "jwt-signing-key": random_key(), "page-token-key": random_key() }
-        });
         std::fs::write(&secrets_file, secrets.to_string()).expect("the secrets file is written");
         let yaml = SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
         Self::start_in(data_dir, resources(&yaml)).await
@@ -112,6 +139,7 @@ impl TestDapr {
             dapr,
             data_dir,
             resources,
+            app_servers: Mutex::default(),
         }
     }
 
@@ -126,8 +154,10 @@ impl TestDapr {
             dapr,
             data_dir,
             resources,
+            app_servers,
         } = self;
         dapr.shutdown().await;
+        drop(app_servers);
         StoppedDapr {
             data_dir,
             resources,
@@ -200,14 +230,17 @@ impl TestDapr {
                 dapr_kit::net::incoming(listener),
                 stop.clone().cancelled_owned(),
             );
-        tokio::spawn(router);
+        // Owned by the runtime, not the TestApp: tests drop the TestApp of an app that serves on.
+        let mut server = ServerTask::spawn(&spec.app_id, stop.clone(), router);
         let app = self.attach(spec, Some(stop)).await;
-        wait_until(
-            "the sidecar connects to the app",
-            Duration::from_secs(10),
-            || async { app.sidecar.app.is_connected() },
-        )
-        .await;
+        server
+            .until(wait_until(
+                "the sidecar connects to the app",
+                Duration::from_secs(10),
+                || async { app.sidecar.app.is_connected() },
+            ))
+            .await;
+        self.app_servers.lock().unwrap().push(server);
         app
     }
 
@@ -327,22 +360,6 @@ impl TestApp {
 /// A callback service with no subscriptions and no jobs.
 pub fn no_callbacks() -> AppCallbackService {
     AppCallbackService::new(Subscriptions::new(), JobHandlers::new())
-}
-
-/// Polls `condition` until it holds, failing the test with `description` at `deadline`.
-pub async fn wait_until<F, Fut>(description: &str, deadline: Duration, condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = tokio::time::Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < deadline,
-            "timed out waiting until {description}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// `spec` with a random `DAPR_API_TOKEN` and `APP_API_TOKEN` where it sets none, as

@@ -2,7 +2,8 @@
 //!
 //! - [`todo::v1`]: the `todo.v1` API and events (`proto/todo/v1`), with tonic clients and servers.
 //! - [`json`]: canonical proto3 JSON for `todo.v1` messages (events travel as JSON).
-//! - [`status`]: `InvalidArgument` with `google.rpc.BadRequest` field violations, built once.
+//! - [`status`]: `InvalidArgument` with `google.rpc.BadRequest` field violations, built once
+//!   ([`status::bad_request`] for any validation error that names its [`status::InvalidFields`]).
 //! - [`dapr::proto`]: the subset of Dapr's v1.18.3 API we use (`proto/dapr`), wire-identical to
 //!   Dapr's; `tests/wire_compat.rs` proves it against the official `dapr` crate.
 //! - [`TODO_FILE_DESCRIPTOR_SET`] and [`DAPR_FILE_DESCRIPTOR_SET`]: encoded descriptor sets for

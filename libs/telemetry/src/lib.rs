@@ -18,6 +18,8 @@
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz` and [`Readiness`].
 //! - [`error_chain()`]: an error and its sources on one line, for logs.
 //! - [`TelemetryError`]: the one error type; configuration errors name the variable and value.
+//! - `testsuite` (feature `testsuite`): `wait_until`, the one wait for eventual effects that
+//!   every crate's tests use.
 
 pub mod admin;
 pub mod config;
@@ -29,6 +31,8 @@ pub mod metrics;
 pub mod otlp;
 pub mod propagation;
 pub mod subscriber;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use self::metrics::install_recorder;
 pub use admin::{DEFAULT_ADMIN_PORT, Readiness, admin_router};

@@ -1,12 +1,12 @@
 //! The gateway's own errors (accounts and tokens) and their one mapping to gRPC statuses.
-//! Internal causes are logged here, once, and never sent to the client. Errors of forwarded
-//! calls are not here: they pass through unchanged (see `forwarding`).
+//! Validation errors become `todo_proto::status::bad_request`; internal failures
+//! `dapr_kit::unavailable_or_internal`, which logs the cause once; it never reaches the client.
+//! Errors of forwarded calls are not here: they pass through unchanged (see `forwarding`).
 
 use std::time::Duration;
 
 use dapr_kit::DaprError;
 use todo_core::ValidationError;
-use todo_telemetry::error_chain;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -97,12 +97,7 @@ pub enum Error {
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
-            Error::Validation(validation) => todo_proto::status::invalid_argument(
-                validation
-                    .violations
-                    .iter()
-                    .map(|v| (v.field.as_str(), v.description.as_str())),
-            ),
+            Error::Validation(validation) => todo_proto::status::bad_request(&validation),
             Error::EmailTaken => Status::already_exists(error.to_string()),
             Error::InvalidCredentials
             | Error::InvalidRefreshToken
@@ -113,17 +108,10 @@ impl From<Error> for Status {
                 Status::with_error_details(Code::ResourceExhausted, error.to_string(), details)
             }
             Error::Overloaded => Status::unavailable(error.to_string()),
-            Error::Store { ref source, .. } if source.is_transient() => {
-                tracing::warn!(error = %error_chain(&error), "state store unavailable");
-                Status::unavailable("the account store is unavailable; retry later")
-            }
             Error::Store { .. }
             | Error::CorruptRecord { .. }
             | Error::Hashing(_)
-            | Error::Signing(_) => {
-                tracing::error!(error = %error_chain(&error), "internal error");
-                Status::internal("internal error")
-            }
+            | Error::Signing(_) => dapr_kit::unavailable_or_internal("the account store", &error),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! - [`deadline`]: `grpc-timeout` parsing and capping.
 //! - `error`: the gateway's errors and their single mapping to gRPC statuses.
 //! - [`metrics`]: sign-in, sign-up, token-reuse and token-rejection counters.
+//! - `testsuite` (feature `testsuite`): `spawn`, the gateway behind a localdapr sidecar with a
+//!   built frontend, for tests.
 
 pub mod auth;
 pub mod config;
@@ -23,6 +25,8 @@ pub mod error;
 pub mod forwarding;
 pub mod metrics;
 pub mod server;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use config::Config;
 pub use forwarding::Forwarder;

@@ -9,8 +9,9 @@
 use std::future::Future;
 use tokio_util::sync::CancellationToken;
 
-use dapr_kit::{AppListeners, AppServer, DaprClient, DaprError, RunError};
-use secrecy::ExposeSecret;
+use dapr_kit::{
+    AppListeners, AppServer, DaprClient, DaprError, RunError, SecretKeyError, SecretKeyRef,
+};
 use todo_proto::todo::v1::{
     audit_service_server::AuditServiceServer, auth_service_server::AuthServiceServer,
     notification_service_server::NotificationServiceServer, sync_service_server::SyncServiceServer,
@@ -21,6 +22,7 @@ use crate::{
     Config,
     auth::{
         AccessTokens, Accounts, Auth, AuthApi, Passwords, RefreshTokens, SignInLimiter, SigningKey,
+        access_tokens::MIN_SIGNING_KEY_BYTES,
     },
     edge,
     error::Error,
@@ -36,45 +38,9 @@ pub enum ServerError {
     /// The sidecar could not be reached, or refused a startup call.
     #[error("dapr sidecar unavailable at startup")]
     Dapr(#[from] DaprError),
-    /// The secret holding the signing key cannot be read.
-    #[error(
-        "cannot read secret {secret} from secret store {store}, which must hold {key} (the JWT signing key)"
-    )]
-    SecretUnreadable {
-        /// The store.
-        store: String,
-        /// The secret.
-        secret: String,
-        /// The key the gateway needs from it.
-        key: &'static str,
-        /// The sidecar's answer.
-        #[source]
-        source: DaprError,
-    },
-    /// The signing key is missing from the secret.
-    #[error(
-        "secret {secret} in secret store {store} has no {key}; add at least 32 random bytes under it (just up does, locally)"
-    )]
-    MissingSigningKey {
-        /// The store.
-        store: String,
-        /// The secret.
-        secret: String,
-        /// The missing key.
-        key: &'static str,
-    },
-    /// The signing key is too weak.
-    #[error("{key} in secret {secret} of secret store {store} is unusable: {reason}")]
-    WeakSigningKey {
-        /// The store.
-        store: String,
-        /// The secret.
-        secret: String,
-        /// The key inside it.
-        key: &'static str,
-        /// Why.
-        reason: String,
-    },
+    /// The signing key cannot be read or is too weak.
+    #[error(transparent)]
+    SigningKey(#[from] SecretKeyError),
     /// Password hashing could not be prepared.
     #[error("cannot prepare password hashing")]
     Hashing(#[source] Error),
@@ -142,28 +108,13 @@ pub async fn run(
 }
 
 async fn signing_key(dapr: &DaprClient, config: &Config) -> Result<SigningKey, ServerError> {
-    let secret = dapr
-        .get_secret(&config.secret_store, &config.secret_name)
-        .await
-        .map_err(|source| ServerError::SecretUnreadable {
-            store: config.secret_store.clone(),
-            secret: config.secret_name.clone(),
-            key: JWT_SIGNING_KEY,
-            source,
-        })?;
-    let value = secret
-        .get(JWT_SIGNING_KEY)
-        .ok_or_else(|| ServerError::MissingSigningKey {
-            store: config.secret_store.clone(),
-            secret: config.secret_name.clone(),
-            key: JWT_SIGNING_KEY,
-        })?;
-    SigningKey::new(value.expose_secret().as_bytes().to_vec()).map_err(|reason| {
-        ServerError::WeakSigningKey {
-            store: config.secret_store.clone(),
-            secret: config.secret_name.clone(),
-            key: JWT_SIGNING_KEY,
-            reason,
-        }
-    })
+    let at = SecretKeyRef::new(
+        &config.secret_store,
+        &config.secret_name,
+        JWT_SIGNING_KEY,
+        format!("the JWT signing key (at least {MIN_SIGNING_KEY_BYTES} random bytes)"),
+    );
+    Ok(dapr
+        .read_secret_key(&at, |value| SigningKey::new(value.to_vec()))
+        .await?)
 }

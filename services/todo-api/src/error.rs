@@ -1,8 +1,8 @@
-//! todo-api's errors and their one mapping to gRPC statuses. Internal causes are logged here,
-//! once, and never sent to the client.
+//! todo-api's errors and their one mapping to gRPC statuses. Validation errors become
+//! `todo_proto::status::bad_request`, storage failures `dapr_kit::unavailable_or_internal`,
+//! which logs the internal cause once; it never reaches the client.
 
 use todo_core::{TransitionError, ValidationError, VersionMismatch};
-use todo_telemetry::error_chain;
 use tonic::Status;
 
 use crate::store::StoreError;
@@ -48,12 +48,7 @@ pub enum Error {
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
-            Error::Validation(validation) => todo_proto::status::invalid_argument(
-                validation
-                    .violations
-                    .iter()
-                    .map(|v| (v.field.as_str(), v.description.as_str())),
-            ),
+            Error::Validation(validation) => todo_proto::status::bad_request(&validation),
             Error::NotFound { .. } => Status::not_found(error.to_string()),
             Error::VersionMismatch(_) => Status::aborted(error.to_string()),
             Error::Transition(_) => Status::failed_precondition(error.to_string()),
@@ -65,24 +60,36 @@ impl From<Error> for Status {
             Error::Store(StoreError::BucketFull { .. }) => Status::resource_exhausted(
                 "this user's tasks take all the storage they may; delete or shorten some tasks",
             ),
-            Error::Store(store) => {
-                let transient = matches!(&store, StoreError::Dapr(dapr) if dapr.is_transient());
-                tracing::error!(error = %error_chain(&store), "task storage failed");
-                if transient {
-                    Status::unavailable("task storage is unavailable; retry later")
-                } else {
-                    Status::internal("internal error")
-                }
-            }
+            Error::Store(store) => dapr_kit::unavailable_or_internal("task storage", &store),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use dapr_kit::DaprError;
+    use prost::Message;
     use tonic::Code;
 
     use super::*;
+
+    /// The sidecar never answered: the endpoint stays in the log.
+    fn sidecar_unreachable() -> Error {
+        Error::Store(StoreError::Dapr(DaprError::SidecarUnreachable {
+            endpoint: "http://10.0.0.7:50001".into(),
+            waited: std::time::Duration::from_secs(60),
+            last_error: Box::new(Status::unavailable("connection refused")),
+        }))
+    }
+
+    /// A bucket whose bytes do not decode: the key stays in the log.
+    fn corrupt_bucket() -> Error {
+        let source = todo_proto::todo::v1::Task::decode([0xff].as_slice()).unwrap_err();
+        Error::Store(StoreError::Corrupt {
+            key: "tasks-u-1".into(),
+            source,
+        })
+    }
 
     #[test]
     fn each_error_maps_to_its_grpc_code() {
@@ -130,9 +137,37 @@ mod tests {
                 Error::PermissionDenied("no"),
                 Code::PermissionDenied,
             ),
+            (
+                "bucket full",
+                Error::Store(StoreError::BucketFull {
+                    key: "tasks-u-1".into(),
+                    bytes: 5_000_000,
+                }),
+                Code::ResourceExhausted,
+            ),
+            (
+                "sidecar unreachable",
+                sidecar_unreachable(),
+                Code::Unavailable,
+            ),
+            ("corrupt bucket", corrupt_bucket(), Code::Internal),
         ];
         for (case, error, code) in cases {
             assert_eq!(Status::from(error).code(), code, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn storage_details_never_reach_the_client() {
+        let cases = [
+            (
+                sidecar_unreachable(),
+                "task storage is unavailable; retry later",
+            ),
+            (corrupt_bucket(), "internal error"),
+        ];
+        for (error, message) in cases {
+            assert_eq!(Status::from(error).message(), message);
         }
     }
 

@@ -9,6 +9,8 @@
 //! - `store`: the bucket documents and the transaction with the outbox projection.
 //! - `error`: the errors and their single mapping to gRPC statuses.
 //! - [`metrics`]: change and conflict counters.
+//! - `testsuite` (feature `testsuite`): `spawn`, todo-api behind a localdapr sidecar, for its
+//!   own tests and its callers'.
 //!
 //! Only the gateway (for users) and recurring (for a series' owner) may call it, through the
 //! sidecar: a call without the app API token is `Unauthenticated`, any other app gets
@@ -22,6 +24,8 @@ pub mod metrics;
 pub mod server;
 mod store;
 mod tasks;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use config::Config;
 pub use handlers::TaskApi;

@@ -5,9 +5,8 @@ use std::future::Future;
 
 use dapr_kit::{
     AppCallbackService, AppListeners, AppServer, DaprClient, DaprError, JobHandlers, RunError,
-    Subscriptions,
+    SecretKeyError, SecretKeyRef, Subscriptions,
 };
-use secrecy::ExposeSecret;
 use todo_core::PageTokenKey;
 use todo_proto::todo::v1::task_service_server::TaskServiceServer;
 
@@ -22,28 +21,9 @@ pub enum ServerError {
     /// The sidecar could not be reached, or refused a startup call.
     #[error("dapr sidecar unavailable at startup")]
     Dapr(#[from] DaprError),
-    /// The page-token key is missing from the secret store.
-    #[error(
-        "secret {secret} in secret store {store} has no {key}; create it (just up does, locally)"
-    )]
-    MissingSecret {
-        /// The store.
-        store: String,
-        /// The secret.
-        secret: String,
-        /// The key inside it.
-        key: &'static str,
-    },
-    /// The page-token key is too weak.
-    #[error("{key} in secret {secret} is unusable: {reason}")]
-    WeakSecret {
-        /// The secret.
-        secret: String,
-        /// The key inside it.
-        key: &'static str,
-        /// Why.
-        reason: String,
-    },
+    /// The page-token key cannot be read or is too weak.
+    #[error(transparent)]
+    PageTokenKey(#[from] SecretKeyError),
     /// Serving failed.
     #[error(transparent)]
     Run(#[from] RunError),
@@ -83,20 +63,16 @@ pub async fn run(
 }
 
 async fn page_token_key(dapr: &DaprClient, config: &Config) -> Result<PageTokenKey, ServerError> {
-    let secret = dapr
-        .get_secret(&config.secret_store, &config.secret_name)
-        .await?;
-    let missing = || ServerError::MissingSecret {
-        store: config.secret_store.clone(),
-        secret: config.secret_name.clone(),
-        key: PAGE_TOKEN_KEY,
-    };
-    let value = secret.get(PAGE_TOKEN_KEY).ok_or_else(missing)?;
-    PageTokenKey::new(value.expose_secret().as_bytes().to_vec()).map_err(|error| {
-        ServerError::WeakSecret {
-            secret: config.secret_name.clone(),
-            key: PAGE_TOKEN_KEY,
-            reason: error.to_string(),
-        }
-    })
+    let at = SecretKeyRef::new(
+        &config.secret_store,
+        &config.secret_name,
+        PAGE_TOKEN_KEY,
+        format!(
+            "the page-token key (at least {} random bytes)",
+            PageTokenKey::MIN_LEN
+        ),
+    );
+    Ok(dapr
+        .read_secret_key(&at, |value| PageTokenKey::new(value))
+        .await?)
 }

@@ -7,6 +7,7 @@
 mod invocation;
 mod jobs;
 mod pubsub;
+mod secret_key;
 mod secrets;
 mod state;
 
@@ -26,6 +27,7 @@ use tonic::{
 pub use invocation::AppChannel;
 pub use jobs::{JobFailurePolicy, JobSpec};
 pub use pubsub::Publication;
+pub use secret_key::{SecretKeyError, SecretKeyRef};
 pub use secrets::Secret;
 pub use state::{BulkStateEntry, Concurrency, Etag, StateEntry, StateOperation};
 

@@ -8,7 +8,7 @@ use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use todo_telemetry::{GrpcTelemetryLayer, TraceContextInterceptor};
+use todo_telemetry::{GrpcTelemetryLayer, TraceContextInterceptor, testsuite::wait_until};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::{DEADLINE, wait_until};
+use crate::DEADLINE;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 const UNKNOWN_SERVICE: &str = "todo.v1.NoSuchService";
@@ -141,7 +141,7 @@ async fn assert_ok_and_error_calls_are_counted(server: TestServer) {
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::NotFound);
 
-    wait_until("both calls are counted", DEADLINE, || {
+    wait_until("both calls are counted", DEADLINE, || async {
         count("OK") == ok_before + 1 && count("NotFound") == not_found_before + 1
     })
     .await;
@@ -231,7 +231,7 @@ async fn server_spans_are_named_for_the_rpc_and_continue_the_callers_trace() {
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::NotFound);
 
-    wait_until("both server spans are exported", DEADLINE, || {
+    wait_until("both server spans are exported", DEADLINE, || async {
         collected.server_spans().len() == 2
     })
     .await;

@@ -7,23 +7,7 @@
 mod grpc_layer;
 mod otlp_export;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Bounds every wait on another task; generous because the build machine is shared.
 pub const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Polls `condition` until it holds, failing the test with `description` after `deadline`.
-pub async fn wait_until(
-    description: &str,
-    deadline: Duration,
-    mut condition: impl FnMut() -> bool,
-) {
-    let give_up_at = Instant::now() + deadline;
-    while !condition() {
-        assert!(
-            Instant::now() < give_up_at,
-            "timed out after {deadline:?} waiting until {description}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}

@@ -12,7 +12,9 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::{DEADLINE, wait_until};
+use todo_telemetry::testsuite::wait_until;
+
+use crate::DEADLINE;
 
 /// Records every span batch it receives, as an OpenTelemetry collector would accept it.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +95,7 @@ async fn spans_are_exported_over_otlp_grpc_with_the_service_name() {
     todo_telemetry::shutdown_tracer_provider(provider)
         .await
         .unwrap();
-    wait_until("the collector has the span", DEADLINE, || {
+    wait_until("the collector has the span", DEADLINE, || async {
         !collector.received_spans().is_empty()
     })
     .await;

@@ -1,39 +1,17 @@
 //! Startup fails with a message that says what to fix when the signing key is unusable.
 
-use dapr_kit::ServiceConfig;
-use std::{collections::HashMap, time::Duration};
-
-use localdapr::{
-    AppSpec,
-    testsuite::{self, TestDapr},
-};
+use localdapr::{AppSpec, testsuite::TestDapr};
 
 /// Starts the gateway against the suite's components with `secrets` in the secret store, and
 /// returns why it stopped.
 async fn start_gateway_with_secrets(secrets: serde_json::Value) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let secrets_file = dir.path().join("secrets.json");
-    std::fs::write(&secrets_file, secrets.to_string()).unwrap();
-    let dapr = TestDapr::start(
-        &testsuite::SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string()),
-    )
-    .await;
-    let listeners = dapr_kit::AppListeners::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let sidecar = dapr.sidecar(AppSpec::new("gateway", None)).await;
-    let vars: HashMap<_, _> = sidecar.app_env().into_iter().collect();
-    let config = gateway::Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
-    let outcome = tokio::time::timeout(
-        Duration::from_secs(20),
-        gateway::server::run(config, listeners, std::future::pending()),
-    )
-    .await
-    .expect("startup gives up instead of serving");
-    format!("{:#}", anyhow::Error::from(outcome.unwrap_err()))
+    TestDapr::start_suite_with_secrets(secrets)
+        .await
+        .startup_error(
+            AppSpec::new(gateway::testsuite::APP_ID, None),
+            gateway::testsuite::run,
+        )
+        .await
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
-//! `spawn_app`: localdapr with the suite's components; todo-api behind its sidecar; a recording
-//! stand-in for audit behind its sidecar; and the real gateway on port 0 behind a sidecar with
-//! app id `gateway`, with a built frontend in a temporary directory. Helpers sign users up and
-//! build clients that carry their access tokens.
+//! `spawn_app`: localdapr with the suite's components; todo-api behind its sidecar
+//! (`todo_api::testsuite`); a recording stand-in for audit behind its sidecar; and the real
+//! gateway behind a sidecar with app id `gateway`, with a built frontend
+//! (`gateway::testsuite`). Helpers sign users up and build clients that carry their access
+//! tokens.
 
-use dapr_kit::ServiceConfig;
 use std::{
     collections::HashMap,
     net::SocketAddr,
@@ -11,15 +11,17 @@ use std::{
     time::Duration,
 };
 
-use dapr_kit::{AppListeners, AppServer};
-use localdapr::{AppSpec, testsuite::TestDapr};
-use tempfile::TempDir;
+use dapr_kit::AppServer;
+use gateway::testsuite::TestGateway;
+use localdapr::{
+    AppSpec,
+    testsuite::{ServedApp, TestDapr},
+};
 use todo_proto::todo::v1::{
     self as proto, audit_service_client::AuditServiceClient, audit_service_server,
     auth_service_client::AuthServiceClient, notification_service_client::NotificationServiceClient,
     sync_service_server, task_service_client::TaskServiceClient,
 };
-use tokio::sync::oneshot;
 use tonic::{
     Request, Response, Status,
     codegen::BoxStream,
@@ -46,14 +48,16 @@ impl Interceptor for Bearer {
 
 /// The running suite and its clients.
 pub struct TestApp {
-    pub dapr: TestDapr,
     /// The gateway's public port.
     pub address: SocketAddr,
     /// What the stand-in audit service received.
     pub audit_calls: Calls,
     channel: Channel,
-    _frontend: TempDir,
-    stops: Vec<oneshot::Sender<()>>,
+    /// Declared before the upstreams and the runtime, so it stops first.
+    _gateway: TestGateway,
+    /// todo-api, audit's stand-in, and any stand-in a test adds.
+    upstreams: Vec<ServedApp>,
+    pub dapr: TestDapr,
 }
 
 /// A signed-up user.
@@ -148,7 +152,7 @@ impl TestApp {
     pub async fn start_sync_stand_in(&mut self) -> Calls {
         let calls = Calls::default();
         let sync = sync_service_server::SyncServiceServer::new(RecordingSync(calls.clone()));
-        self.stops
+        self.upstreams
             .push(start_stand_in(&self.dapr, "sync", sync).await);
         calls
     }
@@ -237,91 +241,17 @@ impl sync_service_server::SyncService for RecordingSync {
     }
 }
 
-async fn bind() -> AppListeners {
-    AppListeners::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn vars_lookup(vars: HashMap<String, String>) -> impl Fn(&str) -> Option<String> {
-    move |name| vars.get(name).cloned()
-}
-
-/// Runs `serve` until the returned sender is dropped.
-fn spawn_until_dropped<F>(
-    name: &'static str,
-    serve: impl FnOnce(oneshot::Receiver<()>) -> F,
-) -> oneshot::Sender<()>
-where
-    F: Future<Output = Result<(), String>> + Send + 'static,
-{
-    let (stop, stopped) = oneshot::channel::<()>();
-    let serving = serve(stopped);
-    tokio::spawn(async move {
-        if let Err(error) = serving.await {
-            panic!("{name} stopped: {error}");
-        }
-    });
-    stop
-}
-
-async fn wait_serving(address: SocketAddr, service: &str) {
-    let health = tonic_health::pb::health_client::HealthClient::new(
-        Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect_lazy(),
-    );
-    localdapr::testsuite::wait_until(
-        &format!("{service} is SERVING at {address}"),
-        Duration::from_secs(20),
-        || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: service.into(),
-                    })
-                    .await
-                    .is_ok_and(|r| r.into_inner().status == 1)
-            }
-        },
-    )
-    .await;
-}
-
 /// Starts todo-api and audit's stand-in behind their sidecars.
-async fn start_upstreams(dapr: &TestDapr, stops: &mut Vec<oneshot::Sender<()>>) -> Calls {
-    let listeners = bind().await;
-    let todo_api_address = listeners.app_address().unwrap();
-    let sidecar = dapr
-        .sidecar(AppSpec::new("todo-api", Some(todo_api_address.port())))
-        .await;
-    let vars = sidecar
-        .app_env()
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value))
-        .collect();
-    let config = todo_api::Config::from_lookup(vars_lookup(vars)).unwrap();
-    stops.push(spawn_until_dropped("todo-api", |stopped| async move {
-        todo_api::server::run(config, listeners, async {
-            let _ = stopped.await;
-        })
-        .await
-        .map_err(|e| format!("{e:?}"))
-    }));
-    wait_serving(todo_api_address, "todo.v1.TaskService").await;
-
+async fn start_upstreams(dapr: &TestDapr) -> (Vec<ServedApp>, Calls) {
+    let todo_api = todo_api::testsuite::spawn(dapr).await;
     let audit_calls = Calls::default();
     let audit = audit_service_server::AuditServiceServer::new(RecordingAudit(audit_calls.clone()));
-    stops.push(start_stand_in(dapr, "audit", audit).await);
-    audit_calls
+    let audit = start_stand_in(dapr, "audit", audit).await;
+    (vec![todo_api, audit], audit_calls)
 }
 
-/// Serves `service` as the app `app_id` behind its own sidecar, until the sender is dropped.
-async fn start_stand_in<S>(dapr: &TestDapr, app_id: &'static str, service: S) -> oneshot::Sender<()>
+/// Serves `service` as the app `app_id` behind its own sidecar.
+async fn start_stand_in<S>(dapr: &TestDapr, app_id: &'static str, service: S) -> ServedApp
 where
     S: tower::Service<
             http::Request<tonic::body::Body>,
@@ -334,21 +264,12 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let listeners = bind().await;
-    let address = listeners.app_address().unwrap();
-    dapr.sidecar(AppSpec::new(app_id, Some(address.port())))
-        .await;
-    let server = AppServer::new().grpc_service(service);
-    let stop = spawn_until_dropped(app_id, |stopped| async move {
-        server
-            .run(listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(|e| format!("{e:?}"))
-    });
-    wait_serving(address, S::NAME).await;
-    stop
+    dapr.serve_app(AppSpec::new(app_id, None), S::NAME, |launch| {
+        AppServer::new()
+            .grpc_service(service)
+            .run(launch.listeners, launch.shutdown)
+    })
+    .await
 }
 
 /// Starts the suite with the gateway's default configuration.
@@ -359,59 +280,26 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the suite with `overrides` of the gateway's environment.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let dapr = TestDapr::start_suite().await;
-    let mut stops = Vec::new();
-    let audit_calls = start_upstreams(&dapr, &mut stops).await;
-
-    let frontend = tempfile::tempdir().unwrap();
-    let frontend_dir = frontend.path().join("dist");
-    std::fs::create_dir_all(frontend_dir.join("assets")).unwrap();
-    std::fs::write(
-        frontend_dir.join("index.html"),
-        "<!doctype html><h1>Todo Suite</h1>",
+    let (upstreams, audit_calls) = start_upstreams(&dapr).await;
+    let gateway = gateway::testsuite::spawn_with(
+        &dapr,
+        AppSpec::new(gateway::testsuite::APP_ID, None),
+        overrides,
     )
-    .unwrap();
-    std::fs::write(frontend_dir.join("assets/app.js"), "console.log('todo')").unwrap();
-
-    let listeners = bind().await;
-    let address = listeners.app_address().unwrap();
-    let sidecar = dapr
-        .sidecar(AppSpec::new("gateway", Some(address.port())))
-        .await;
-    let mut vars: HashMap<String, String> = sidecar
-        .app_env()
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value))
-        .collect();
-    vars.insert(
-        "TODO_FRONTEND_DIR".to_string(),
-        frontend_dir.display().to_string(),
-    );
-    vars.extend(
-        overrides
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string())),
-    );
-    let config = gateway::Config::from_lookup(vars_lookup(vars)).unwrap();
-    stops.push(spawn_until_dropped("gateway", |stopped| async move {
-        gateway::server::run(config, listeners, async {
-            let _ = stopped.await;
-        })
-        .await
-        .map_err(|e| format!("{e:?}"))
-    }));
-    wait_serving(address, "todo.v1.AuthService").await;
+    .await;
+    let address = gateway.address();
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
     TestApp {
-        dapr,
         address,
         audit_calls,
         channel,
-        _frontend: frontend,
-        stops,
+        _gateway: gateway,
+        upstreams,
+        dapr,
     }
 }
 

@@ -10,5 +10,6 @@ mod concurrency;
 mod events;
 mod isolation;
 mod listing;
+mod startup;
 mod tasks;
 mod validation;

@@ -1,22 +1,19 @@
-//! `spawn_app`: localdapr with the suite's components, todo-api on port 0 behind its sidecar,
-//! and typed clients for callers.
+//! `spawn_app`: localdapr with the suite's components, todo-api behind its sidecar (through
+//! `todo_api::testsuite`), and typed clients for callers.
 
-use dapr_kit::ServiceConfig;
-use std::{collections::HashMap, time::Duration};
-
-use dapr_kit::{AppChannel, AppListeners, DaprClient};
-use localdapr::{AppSpec, testsuite::TestDapr};
+use dapr_kit::{AppChannel, DaprClient};
+use localdapr::testsuite::{ServedApp, TestDapr};
 use todo_proto::todo::v1::{self as proto, task_service_client::TaskServiceClient};
-use tokio::sync::oneshot;
 
 /// A TaskService client acting for a user through some app's sidecar.
 pub type Tasks = TaskServiceClient<AppChannel>;
 
 /// The running app and its callers.
 pub struct TestApp {
-    pub dapr: TestDapr,
+    /// todo-api; declared before the runtime, so it stops first.
+    _todo_api: ServedApp,
     gateway: DaprClient,
-    _stop: oneshot::Sender<()>,
+    pub dapr: TestDapr,
 }
 
 impl TestApp {
@@ -33,8 +30,8 @@ impl TestApp {
 
     fn tasks_through(client: &DaprClient, user: Option<&str>) -> Tasks {
         let channel = match user {
-            Some(user) => client.app_channel_for_user("todo-api", user),
-            None => client.app_channel("todo-api"),
+            Some(user) => client.app_channel_for_user(todo_api::testsuite::APP_ID, user),
+            None => client.app_channel(todo_api::testsuite::APP_ID),
         };
         TaskServiceClient::new(channel.unwrap())
     }
@@ -45,59 +42,15 @@ pub fn new_user() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Starts localdapr and todo-api, and waits until todo-api reports SERVING.
+/// Starts localdapr and todo-api, and waits until todo-api serves.
 pub async fn spawn_app() -> TestApp {
     let dapr = TestDapr::start_suite().await;
-    let listeners = AppListeners::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let app_address = listeners.app_address().unwrap();
-    let sidecar = dapr
-        .sidecar(AppSpec::new("todo-api", Some(app_address.port())))
-        .await;
-    let vars: HashMap<&str, String> = sidecar.app_env().into_iter().collect();
-    let config = todo_api::Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        if let Err(error) = todo_api::server::run(config, listeners, shutdown).await {
-            panic!("todo-api stopped: {error:?}");
-        }
-    });
-    localdapr::testsuite::wait_until(
-        "todo-api's sidecar connects",
-        Duration::from_secs(20),
-        || async { sidecar.app.is_connected() },
-    )
-    .await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(
-        tonic::transport::Channel::from_shared(format!("http://{app_address}"))
-            .unwrap()
-            .connect_lazy(),
-    );
-    localdapr::testsuite::wait_until("todo-api is SERVING", Duration::from_secs(20), || {
-        let mut health = health.clone();
-        async move {
-            health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: "todo.v1.TaskService".into(),
-                })
-                .await
-                .is_ok_and(|r| r.into_inner().status == 1)
-        }
-    })
-    .await;
-    let _ = &mut health;
+    let todo_api = todo_api::testsuite::spawn(&dapr).await;
     let gateway = dapr.client("gateway").await.client;
     TestApp {
-        dapr,
+        _todo_api: todo_api,
         gateway,
-        _stop: stop,
+        dapr,
     }
 }
 
