@@ -14,6 +14,7 @@
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
 //! - [`metrics`]: event and job handling metrics.
 //! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`.
+//! - [`oversized_message`]: a request over the size limit answers `RESOURCE_EXHAUSTED`.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
@@ -25,6 +26,7 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod net;
+pub mod oversized_message;
 pub mod runner;
 pub mod service_main;
 
