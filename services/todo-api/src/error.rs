@@ -65,6 +65,20 @@ impl From<Error> for Status {
             Error::Store(StoreError::BucketFull { .. }) => Status::resource_exhausted(
                 "this user's tasks take all the storage they may; delete or shorten some tasks",
             ),
+            // Not Internal (says nothing), DataLoss (nothing is lost while the bytes are kept) or
+            // Unavailable (a retry cannot help): the state must be repaired first, exactly
+            // FailedPrecondition's meaning. Overwriting would destroy what is left to recover.
+            Error::Store(store @ StoreError::Corrupt { .. }) => {
+                tracing::error!(
+                    error = %error_chain(&store),
+                    "refusing a task operation on an unreadable bucket; \
+                     see README.md, \"Repairing an unreadable bucket\""
+                );
+                Status::failed_precondition(
+                    "the storage of this task is unreadable and needs repair by an operator; \
+                     nothing was changed",
+                )
+            }
             Error::Store(store) => {
                 let transient = matches!(&store, StoreError::Dapr(dapr) if dapr.is_transient());
                 tracing::error!(error = %error_chain(&store), "task storage failed");
@@ -129,6 +143,23 @@ mod tests {
                 "forbidden",
                 Error::PermissionDenied("no"),
                 Code::PermissionDenied,
+            ),
+            (
+                "unreadable bucket",
+                Error::Store(StoreError::Corrupt {
+                    key: "tasks-u-3".into(),
+                    source: <prost_types::Timestamp as prost::Message>::decode(&b"\xff"[..])
+                        .unwrap_err(),
+                }),
+                Code::FailedPrecondition,
+            ),
+            (
+                "bucket full",
+                Error::Store(StoreError::BucketFull {
+                    key: "tasks-u-3".into(),
+                    bytes: 300_000,
+                }),
+                Code::ResourceExhausted,
             ),
         ];
         for (case, error, code) in cases {

@@ -6,6 +6,7 @@
 mod test_app;
 
 mod concurrency;
+mod corrupt_bucket;
 mod events;
 mod isolation;
 mod listing;

@@ -15,6 +15,8 @@ pub type Tasks = TaskServiceClient<AppChannel>;
 /// The running app and its callers.
 pub struct TestApp {
     pub dapr: TestDapr,
+    /// A client of todo-api's own sidecar: writes state as todo-api (e.g. a damaged bucket).
+    pub todo_api_sidecar: DaprClient,
     gateway: DaprClient,
     _stop: oneshot::Sender<()>,
 }
@@ -95,8 +97,14 @@ pub async fn spawn_app() -> TestApp {
     .await;
     let _ = &mut health;
     let gateway = dapr.client("gateway").await.client;
+    let todo_api_sidecar = DaprClient::connect(&dapr_kit::DaprConfig::for_endpoint(
+        format!("http://{}", sidecar.grpc_address).parse().unwrap(),
+    ))
+    .await
+    .unwrap();
     TestApp {
         dapr,
+        todo_api_sidecar,
         gateway,
         _stop: stop,
     }
