@@ -4,7 +4,9 @@
 //! [`MAX_TASKS_PER_USER`](crate::limits::MAX_TASKS_PER_USER), so this stays cheap).
 //!
 //! - Filters combine with AND; an unset filter field does not restrict. Tags compare
-//!   case-insensitively. `due_after` is inclusive, `due_before` exclusive, and both drop tasks
+//!   case-insensitively. Statuses must be open or completed, priorities known values, and tags
+//!   at most [`MAX_FILTER_TAGS`], each a valid tag: anything else could never match, so it is
+//!   refused rather than silently matching nothing. `due_after` is inclusive, `due_before` exclusive, and both drop tasks
 //!   without a due time. Overdue means open and due before `now`.
 //! - The query is split on whitespace; every word must appear, case-insensitively, in the title,
 //!   the description or a tag. Case folding is per character (`char::to_lowercase`, with final
@@ -23,6 +25,8 @@ use todo_proto::todo::v1::{ListTasksRequest, ListTasksResponse, Task, TaskSortFi
 
 mod filter;
 mod sort;
+
+pub use self::filter::MAX_FILTER_TAGS;
 
 use self::{
     filter::{Filter, fold_case, matches_words},
@@ -55,7 +59,9 @@ struct Listing {
 ///
 /// # Errors
 /// Violations of `page_size` (below 0 or above 200), `page_token` ("invalid page token": malformed,
-/// forged, or made for another user, filter, query or sort), `sort_by`, `filter.tag_match`,
+/// forged, or made for another user, filter, query or sort), `sort_by`, `filter.statuses[i]`
+/// (not open or completed), `filter.priorities[i]` (unknown), `filter.tags` (more than
+/// [`MAX_FILTER_TAGS`]), `filter.tags[i]` (not a valid tag), `filter.tag_match`,
 /// `filter.due_after`, `filter.due_before` and `query` (over 1,000 characters).
 pub fn list_tasks(
     tasks: &[Task],
@@ -302,7 +308,72 @@ pub(crate) mod tests {
             seconds: 0,
             nanos: -1,
         });
+        let filtered = |filter: TaskFilter| ListTasksRequest {
+            filter: Some(filter),
+            ..ListTasksRequest::default()
+        };
+        let tags = |tags: &[&str]| TaskFilter {
+            tags: tags.iter().map(ToString::to_string).collect(),
+            ..TaskFilter::default()
+        };
+        let too_many_tags: Vec<String> = (0..=MAX_FILTER_TAGS).map(|i| format!("t{i}")).collect();
+        let too_long_tag = "x".repeat(crate::tags::MAX_TAG_CHARS + 1);
         let cases = [
+            (
+                "unknown status",
+                filtered(TaskFilter {
+                    statuses: vec![TaskStatus::Open as i32, 9],
+                    ..TaskFilter::default()
+                }),
+                "filter.statuses[1]",
+            ),
+            (
+                "unspecified status, which no task has",
+                filtered(TaskFilter {
+                    statuses: vec![TaskStatus::Unspecified as i32],
+                    ..TaskFilter::default()
+                }),
+                "filter.statuses[0]",
+            ),
+            (
+                "unknown priority",
+                filtered(TaskFilter {
+                    priorities: vec![42],
+                    ..TaskFilter::default()
+                }),
+                "filter.priorities[0]",
+            ),
+            (
+                "negative priority",
+                filtered(TaskFilter {
+                    priorities: vec![Priority::High as i32, -1],
+                    ..TaskFilter::default()
+                }),
+                "filter.priorities[1]",
+            ),
+            (
+                "too many tags",
+                filtered(TaskFilter {
+                    tags: too_many_tags,
+                    ..TaskFilter::default()
+                }),
+                "filter.tags",
+            ),
+            (
+                "empty tag",
+                filtered(tags(&["home", " "])),
+                "filter.tags[1]",
+            ),
+            (
+                "tag with a space",
+                filtered(tags(&["two words"])),
+                "filter.tags[0]",
+            ),
+            (
+                "tag too long",
+                filtered(tags(&[too_long_tag.as_str()])),
+                "filter.tags[0]",
+            ),
             (
                 "page size too large",
                 ListTasksRequest {
@@ -404,6 +475,20 @@ pub(crate) mod tests {
             error.violations,
             [FieldViolation::new("page_token", "invalid page token")]
         );
+    }
+
+    #[test]
+    fn a_filter_may_name_up_to_the_tag_limit_and_every_known_enum_value() {
+        let request = ListTasksRequest {
+            filter: Some(TaskFilter {
+                statuses: vec![TaskStatus::Open as i32, TaskStatus::Completed as i32],
+                priorities: (0..=5).collect(),
+                tags: (0..MAX_FILTER_TAGS).map(|i| format!("t{i}")).collect(),
+                ..TaskFilter::default()
+            }),
+            ..ListTasksRequest::default()
+        };
+        assert!(list(request).is_ok());
     }
 
     #[test]

@@ -25,7 +25,8 @@ impl Tags {
         let mut violations = Violations::default();
         let mut normalised: Vec<String> = Vec::new();
         for (index, tag) in tags.into_iter().enumerate() {
-            let Some(tag) = violations.check(parse_tag(index, tag.as_ref())) else {
+            let Some(tag) = violations.check(parse_tag(format!("tags[{index}]"), tag.as_ref()))
+            else {
                 continue;
             };
             if !normalised.contains(&tag) {
@@ -50,9 +51,9 @@ impl Tags {
     }
 }
 
-fn parse_tag(index: usize, input: &str) -> Result<String, FieldViolation> {
-    let violation =
-        |description: String| FieldViolation::new(format!("tags[{index}]"), description);
+/// Parses one tag (trimmed, lower-cased), reporting a violation of `field`.
+pub(crate) fn parse_tag(field: String, input: &str) -> Result<String, FieldViolation> {
+    let violation = |description: String| FieldViolation::new(field.clone(), description);
     let tag = input.trim().to_lowercase();
     if tag.is_empty() {
         return Err(violation("tag must not be empty".to_owned()));

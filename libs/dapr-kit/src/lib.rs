@@ -19,6 +19,7 @@
 //! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`.
 //! - [`DaprError`]: a failed sidecar call; [`unavailable_or_internal`] is how every service
 //!   answers a client whose request failed on one (`Unavailable` when retrying may help).
+//! - [`oversized_message`]: a request over the size limit answers `RESOURCE_EXHAUSTED`.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
 //! `shared/reference/dapr.md`; each place that depends on one cites its section.
@@ -30,6 +31,7 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod net;
+pub mod oversized_message;
 pub mod runner;
 pub mod service_main;
 

@@ -253,7 +253,11 @@ impl AppServer {
         if let Some(callback) = &self.callback {
             callback.clone().add_to(&mut routes);
         }
-        let mut grpc: Router = routes.routes().prepare().into_axum_router();
+        let mut grpc: Router = routes
+            .routes()
+            .prepare()
+            .into_axum_router()
+            .layer(crate::oversized_message::OversizedMessageLayer);
         if self.grpc_web {
             // Only on the gRPC routes: GrpcWebLayer answers 400 to plain HTTP requests.
             grpc = grpc.layer(tonic_web::GrpcWebLayer::new());

@@ -57,11 +57,6 @@ impl Runtime {
     ///
     /// # Errors
     /// When the task panicked.
-    /// The running instances of `app_id` (where each listens, whether it is connected).
-    pub fn app_instances(&self, app_id: &str) -> Vec<Arc<AppInstanceHandle>> {
-        self.apps.instances_of(app_id)
-    }
-
     pub(crate) async fn run_to_completion<T, F>(&self, work: F) -> Result<T, JoinError>
     where
         F: Future<Output = T> + Send + 'static,

@@ -60,6 +60,20 @@ impl From<Error> for Status {
             Error::Store(StoreError::BucketFull { .. }) => Status::resource_exhausted(
                 "this user's tasks take all the storage they may; delete or shorten some tasks",
             ),
+            // Not Internal (says nothing), DataLoss (nothing is lost while the bytes are kept) or
+            // Unavailable (a retry cannot help): the state must be repaired first, exactly
+            // FailedPrecondition's meaning. Overwriting would destroy what is left to recover.
+            Error::Store(store @ StoreError::Corrupt { .. }) => {
+                tracing::error!(
+                    error = %todo_telemetry::error_chain(&store),
+                    "refusing a task operation on an unreadable bucket; \
+                     see README.md, \"Repairing an unreadable bucket\""
+                );
+                Status::failed_precondition(
+                    "the storage of this task is unreadable and needs repair by an operator; \
+                     nothing was changed",
+                )
+            }
             Error::Store(store) => dapr_kit::unavailable_or_internal("task storage", &store),
         }
     }
@@ -150,7 +164,11 @@ mod tests {
                 sidecar_unreachable(),
                 Code::Unavailable,
             ),
-            ("corrupt bucket", corrupt_bucket(), Code::Internal),
+            (
+                "unreadable bucket",
+                corrupt_bucket(),
+                Code::FailedPrecondition,
+            ),
         ];
         for (case, error, code) in cases {
             assert_eq!(Status::from(error).code(), code, "case: {case}");

@@ -6,9 +6,10 @@
 //! - [`server`]: connects to the sidecar and serves with dapr-kit's app runner.
 //! - `handlers`: `TaskApi`, the generated-trait impl: caller check, proto in, proto out.
 //! - `tasks`: the operations — read, apply a `todo-core` transition, commit, retry on conflict.
-//! - `store`: the bucket documents and the transaction with the outbox projection.
+//! - `store`: the bucket documents and the transaction with the outbox projection; a bucket
+//!   that does not decode is left out of listings and never overwritten.
 //! - `error`: the errors and their single mapping to gRPC statuses.
-//! - [`metrics`]: change and conflict counters.
+//! - [`metrics`]: change, conflict and unreadable-bucket counters.
 //! - `testsuite` (feature `testsuite`): `spawn`, todo-api behind a localdapr sidecar, for its
 //!   own tests and its callers'.
 //!

@@ -8,6 +8,8 @@ pub const TASK_CHANGES_TOTAL: &str = "todo_task_changes_total";
 pub const STATE_ETAG_CONFLICTS_TOTAL: &str = "todo_state_etag_conflicts_total";
 /// Attempts a committed change needed (1 when there was no conflict).
 pub const TASK_CHANGE_ATTEMPTS: &str = "todo_task_change_attempts";
+/// Bucket reads that found a bucket that does not decode; any increase needs an operator.
+pub const TASK_BUCKETS_UNREADABLE_TOTAL: &str = "todo_task_buckets_unreadable_total";
 
 /// Registers the help text of these metrics.
 pub fn describe() {
@@ -20,11 +22,19 @@ pub fn describe() {
         TASK_CHANGE_ATTEMPTS,
         "Attempts a committed task change needed."
     );
+    metrics::describe_counter!(
+        TASK_BUCKETS_UNREADABLE_TOTAL,
+        "Reads that found a task bucket that does not decode (left out of listings, writes refused)."
+    );
 }
 
 pub(crate) fn record_change(event_type: TaskEventType, attempts: u32) {
     metrics::counter!(TASK_CHANGES_TOTAL, "type" => event_type.as_str_name()).increment(1);
     metrics::histogram!(TASK_CHANGE_ATTEMPTS).record(f64::from(attempts));
+}
+
+pub(crate) fn record_unreadable_bucket() {
+    metrics::counter!(TASK_BUCKETS_UNREADABLE_TOTAL).increment(1);
 }
 
 pub(crate) fn record_conflict() {

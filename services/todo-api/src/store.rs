@@ -5,6 +5,12 @@
 //! `ExecuteStateTransaction` of two operations: the upsert of the bucket it changes, guarded by
 //! the etag it read (first-write-wins), and the outbox projection of the same key carrying the
 //! `TaskEvent` as JSON, which Dapr publishes to `task-events` atomically with the write.
+//!
+//! A bucket that no longer decodes (written by something else, or damaged) is never overwritten:
+//! its bytes may still hold tasks an operator can recover. Listings leave it out, loudly (an
+//! error log naming the key, and `todo_task_buckets_unreadable_total`), so the user's other
+//! tasks stay readable; reads and writes of a task in it fail with [`StoreError::Corrupt`].
+//! README.md, "Repairing an unreadable bucket", says how to recover.
 
 use dapr_kit::{DaprClient, DaprError, Etag, StateOperation};
 use prost::Message;
@@ -13,6 +19,7 @@ use todo_core::{
     limits::{BUCKET_COUNT, all_bucket_keys, bucket_key_for_task},
 };
 use todo_proto::todo::v1::{Task, TaskEvent};
+use todo_telemetry::error_chain;
 
 /// The most bytes one encoded bucket may take. Listing reads all [`BUCKET_COUNT`] buckets in one
 /// `GetBulkState`, and daprd answers at most 4 MiB by default (`dapr.io/max-body-size`): 16
@@ -33,8 +40,9 @@ pub enum StoreError {
     /// The sidecar or the store failed.
     #[error("state store call failed")]
     Dapr(#[from] DaprError),
-    /// A bucket holds bytes that are not a `TaskBucket`.
-    #[error("bucket {key} is corrupt")]
+    /// A bucket holds bytes that are not a `TaskBucket`: the operation is refused and the bucket
+    /// left as it is, for an operator to repair.
+    #[error("bucket {key} is unreadable")]
     Corrupt {
         /// The bucket key.
         key: String,
@@ -100,7 +108,7 @@ impl TaskStore {
     /// Reads the bucket that holds (or will hold) task `id` of `user`.
     ///
     /// # Errors
-    /// A sidecar failure or a corrupt bucket.
+    /// A sidecar failure, or [`StoreError::Corrupt`] when the bucket does not decode.
     pub async fn bucket_of(&self, user: &UserId, id: &TaskId) -> Result<Bucket, StoreError> {
         let key = bucket_key_for_task(user, id);
         let entry = self.dapr.get_state(&self.store, &key).await?;
@@ -118,28 +126,42 @@ impl TaskStore {
         }
     }
 
-    /// Reads every bucket of `user` in one `GetBulkState`.
+    /// Reads every bucket of `user` in one `GetBulkState`, leaving out (with an error log and
+    /// a metric) each bucket that does not decode, so one broken bucket does not hide the rest.
     ///
     /// # Errors
-    /// A sidecar failure or a corrupt bucket.
-    pub async fn all_buckets(&self, user: &UserId) -> Result<Vec<Bucket>, StoreError> {
+    /// A sidecar failure.
+    pub async fn readable_buckets(&self, user: &UserId) -> Result<Vec<Bucket>, StoreError> {
         let keys = all_bucket_keys(user);
         debug_assert_eq!(keys.len(), usize::from(BUCKET_COUNT));
         let entries = self.dapr.get_bulk_state(&self.store, &keys).await?;
-        entries
-            .into_iter()
-            .map(|entry| {
-                let tasks = match &entry.value {
-                    Some(value) => decode(&entry.key, value)?,
-                    None => Vec::new(),
-                };
-                Ok(Bucket {
-                    key: entry.key,
-                    etag: entry.etag,
-                    tasks,
-                })
-            })
-            .collect()
+        let mut buckets = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let tasks = match entry
+                .value
+                .as_deref()
+                .map(|value| decode(&entry.key, value))
+            {
+                None => Vec::new(),
+                Some(Ok(tasks)) => tasks,
+                Some(Err(error)) => {
+                    // The listing goes on without it, so no error reaches error.rs: log it here.
+                    tracing::error!(
+                        key = %entry.key,
+                        error = %error_chain(&error),
+                        "bucket is unreadable: listing without its tasks, refusing its writes; \
+                         see README.md, \"Repairing an unreadable bucket\""
+                    );
+                    continue;
+                }
+            };
+            buckets.push(Bucket {
+                key: entry.key,
+                etag: entry.etag,
+                tasks,
+            });
+        }
+        Ok(buckets)
     }
 
     /// Writes `bucket` (with its changed tasks) if it is still at the etag it was read at, and
@@ -176,9 +198,12 @@ impl TaskStore {
 fn decode(key: &str, bytes: &[u8]) -> Result<Vec<Task>, StoreError> {
     TaskBucket::decode(bytes)
         .map(|bucket| bucket.tasks)
-        .map_err(|source| StoreError::Corrupt {
-            key: key.to_string(),
-            source,
+        .map_err(|source| {
+            crate::metrics::record_unreadable_bucket();
+            StoreError::Corrupt {
+                key: key.to_string(),
+                source,
+            }
         })
 }
 

@@ -105,7 +105,8 @@ impl Tasks {
         })
     }
 
-    /// Lists the acting user's tasks.
+    /// Lists the acting user's tasks; the tasks of a bucket that does not decode are left out
+    /// (reported by the store), so the others stay readable.
     ///
     /// # Errors
     /// Validation of the listing request, or store failures.
@@ -116,7 +117,7 @@ impl Tasks {
     ) -> Result<proto::ListTasksResponse, Error> {
         let tasks: Vec<Task> = self
             .store
-            .all_buckets(user)
+            .readable_buckets(user)
             .await?
             .into_iter()
             .flat_map(|b| b.tasks)
@@ -234,9 +235,10 @@ impl Tasks {
     }
 
     async fn check_task_limit(&self, user: &UserId) -> Result<(), Error> {
+        // An unreadable bucket is not counted: its writes are refused, so it cannot grow.
         let count: usize = self
             .store
-            .all_buckets(user)
+            .readable_buckets(user)
             .await?
             .iter()
             .map(|b| b.tasks.len())

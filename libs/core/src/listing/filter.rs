@@ -1,12 +1,17 @@
 //! Which tasks a listing keeps: the filter and the free-text query.
 
 use chrono::{DateTime, Utc};
-use todo_proto::todo::v1::{ListTasksRequest, Priority, TagMatch, Task, TaskStatus};
+use todo_proto::todo::v1::{ListTasksRequest, Priority, TagMatch, Task, TaskFilter, TaskStatus};
 
 use crate::{
+    tags::{MAX_TAGS, parse_tag},
     violation::{FieldViolation, Violations},
     wire_time::timestamp_to_utc,
 };
+
+/// The most tags a filter may name: as many as a task may have. More could never all match, and
+/// each one costs a comparison per task.
+pub const MAX_FILTER_TAGS: usize = MAX_TAGS;
 
 /// A validated `TaskFilter`; empty lists and `None`s do not restrict.
 #[derive(Default)]
@@ -48,6 +53,8 @@ impl Filter {
         };
         let due_after = bound("filter.due_after", filter.due_after.as_ref());
         let due_before = bound("filter.due_before", filter.due_before.as_ref());
+        check_enums(violations, filter);
+        check_tags(violations, &filter.tags);
         Some(Self {
             statuses: filter.statuses.clone(),
             priorities: filter
@@ -105,6 +112,45 @@ impl Filter {
         } else {
             self.tags.iter().any(has)
         }
+    }
+}
+
+/// Reports each status that is not open or completed (no task has any other), and each priority
+/// that is not a known value (`PRIORITY_UNSPECIFIED` is, and means none), by its index.
+fn check_enums(violations: &mut Violations, filter: &TaskFilter) {
+    for (index, status) in filter.statuses.iter().enumerate() {
+        if !matches!(
+            TaskStatus::try_from(*status),
+            Ok(TaskStatus::Open | TaskStatus::Completed)
+        ) {
+            violations.push(
+                format!("filter.statuses[{index}]"),
+                "status must be open or completed",
+            );
+        }
+    }
+    for (index, priority) in filter.priorities.iter().enumerate() {
+        if Priority::try_from(*priority).is_err() {
+            violations.push(
+                format!("filter.priorities[{index}]"),
+                "priority is not known",
+            );
+        }
+    }
+}
+
+/// Reports too many tags, or else each tag that no task could have, by its index.
+fn check_tags(violations: &mut Violations, tags: &[String]) {
+    if tags.len() > MAX_FILTER_TAGS {
+        // One violation, not one per tag: the request may hold very many.
+        violations.push(
+            "filter.tags",
+            format!("a filter may name at most {MAX_FILTER_TAGS} tags"),
+        );
+        return;
+    }
+    for (index, tag) in tags.iter().enumerate() {
+        violations.check(parse_tag(format!("filter.tags[{index}]"), tag));
     }
 }
 

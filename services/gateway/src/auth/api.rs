@@ -80,11 +80,18 @@ impl AuthService for AuthApi {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(user_id))]
     async fn sign_out(
         &self,
         request: Request<proto::SignOutRequest>,
     ) -> Result<Response<proto::SignOutResponse>, Status> {
+        // Signing out is an act of a signed-in user, as the proto says: no access token, no call.
+        let verified = self
+            .auth
+            .access_tokens()
+            .authenticate(request.metadata())
+            .map_err(Error::from)?;
+        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
         self.auth.sign_out(&request.get_ref().refresh_token).await?;
         Ok(Response::new(proto::SignOutResponse {}))
     }

@@ -220,7 +220,9 @@ async fn sign_out_revokes_the_refresh_token() {
     let app = spawn_app().await;
     let ada = app.new_user().await;
     let rotated = refresh(&app, &ada.tokens.refresh_token).await.unwrap();
-    app.auth()
+    let mut signed_in =
+        proto::auth_service_client::AuthServiceClient::new(app.authorized(&rotated.access_token));
+    signed_in
         .sign_out(proto::SignOutRequest {
             refresh_token: rotated.refresh_token.clone(),
         })
@@ -228,7 +230,7 @@ async fn sign_out_revokes_the_refresh_token() {
         .unwrap();
     let after = refresh(&app, &rotated.refresh_token).await.unwrap_err();
     assert_eq!(after.code(), Code::Unauthenticated);
-    app.auth()
+    signed_in
         .sign_out(proto::SignOutRequest {
             refresh_token: "never-issued".into(),
         })
@@ -236,4 +238,26 @@ async fn sign_out_revokes_the_refresh_token() {
         .expect("signing out an unknown token is a no-op");
     let garbage = refresh(&app, "never-issued").await.unwrap_err();
     assert_eq!(garbage.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn sign_out_needs_a_valid_access_token_and_ends_nothing_without_one() {
+    let app = spawn_app().await;
+    let ada = app.new_user().await;
+    let refresh_token = ada.tokens.refresh_token.clone();
+    let request = || proto::SignOutRequest {
+        refresh_token: refresh_token.clone(),
+    };
+    let without_token = app.auth().sign_out(request()).await.unwrap_err();
+    let forged_token =
+        proto::auth_service_client::AuthServiceClient::new(app.authorized("not.a.jwt"))
+            .sign_out(request())
+            .await
+            .unwrap_err();
+    for (case, status) in [("no token", without_token), ("forged token", forged_token)] {
+        assert_eq!(status.code(), Code::Unauthenticated, "case: {case}");
+    }
+    refresh(&app, &refresh_token)
+        .await
+        .expect("the session was not ended");
 }

@@ -13,8 +13,7 @@ use crate::test_app::{TestApp, create, new_user, spawn_app, titled};
 
 /// Where todo-api listens, as its sidecar knows it.
 fn todo_api_address(app: &TestApp) -> SocketAddr {
-    let instances = app.dapr.dapr.runtime().app_instances("todo-api");
-    instances[0].address.unwrap()
+    app.todo_api.address
 }
 
 /// `message` with the headers a forger sends, and `token` as `dapr-api-token` if any.

@@ -7,6 +7,7 @@ mod test_app;
 
 mod caller_identity;
 mod concurrency;
+mod corrupt_bucket;
 mod events;
 mod isolation;
 mod listing;

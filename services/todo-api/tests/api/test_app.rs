@@ -11,7 +11,9 @@ pub type Tasks = TaskServiceClient<AppChannel>;
 /// The running app and its callers.
 pub struct TestApp {
     /// todo-api; declared before the runtime, so it stops first.
-    _todo_api: ServedApp,
+    pub todo_api: ServedApp,
+    /// A client of todo-api's own sidecar: writes state as todo-api (e.g. a damaged bucket).
+    pub todo_api_sidecar: DaprClient,
     gateway: DaprClient,
     pub dapr: TestDapr,
 }
@@ -47,8 +49,16 @@ pub async fn spawn_app() -> TestApp {
     let dapr = TestDapr::start_suite().await;
     let todo_api = todo_api::testsuite::spawn(&dapr).await;
     let gateway = dapr.client("gateway").await.client;
+    let sidecar_env: std::collections::HashMap<_, _> =
+        todo_api.sidecar.app_env().into_iter().collect();
+    let todo_api_sidecar = DaprClient::connect(
+        &dapr_kit::DaprConfig::from_lookup(|name| sidecar_env.get(name).cloned()).unwrap(),
+    )
+    .await
+    .unwrap();
     TestApp {
-        _todo_api: todo_api,
+        todo_api,
+        todo_api_sidecar,
         gateway,
         dapr,
     }

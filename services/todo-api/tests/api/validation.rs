@@ -247,6 +247,41 @@ async fn each_update_and_list_rule_reports_its_field_path() {
             },
             "page_token",
         ),
+        (
+            "unknown status in the filter",
+            proto::ListTasksRequest {
+                filter: Some(proto::TaskFilter {
+                    statuses: vec![proto::TaskStatus::Open as i32, 7],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "filter.statuses[1]",
+        ),
+        (
+            "unknown priority in the filter",
+            proto::ListTasksRequest {
+                filter: Some(proto::TaskFilter {
+                    priorities: vec![99],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "filter.priorities[0]",
+        ),
+        (
+            "too many filter tags",
+            proto::ListTasksRequest {
+                filter: Some(proto::TaskFilter {
+                    tags: (0..=todo_core::listing::MAX_FILTER_TAGS)
+                        .map(|i| format!("t{i}"))
+                        .collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "filter.tags",
+        ),
     ];
     for (case, request, field) in lists {
         let status = tasks.list_tasks(request).await.expect_err(case);

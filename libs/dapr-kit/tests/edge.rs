@@ -1,15 +1,64 @@
-//! What `grpcurl` needs from every app: reflection (v1 and v1alpha) that lists health and
-//! reflection themselves, and resolves `google.rpc` error details with their imports.
+//! What clients outside see from every app the runner serves: accepted sockets with
+//! `TCP_NODELAY`, reflection (v1 and v1alpha) that lists health and reflection and resolves
+//! `google.rpc` error details for grpcurl, and `RESOURCE_EXHAUSTED` for an oversized request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
 use std::net::SocketAddr;
 
-use dapr_kit::{AppListeners, AppServer};
+use axum::{Extension, Router, extract::ConnectInfo, routing::get};
+use dapr_kit::{AppListeners, AppServer, net::AcceptedConnection};
 use prost::Message as _;
-use todo_proto::todo::v1::task_service_server;
-use tonic::transport::Channel;
+use todo_proto::todo::v1::{self as todo, task_service_client, task_service_server};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
+use tonic::{Code, transport::Channel};
 use tonic_reflection::pb::{v1, v1alpha};
+
+async fn socket_report(
+    Extension(connection): Extension<AcceptedConnection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> String {
+    format!(
+        "nodelay={} same_peer={}",
+        connection.is_nodelay,
+        peer == connection.peer
+    )
+}
+
+#[tokio::test]
+async fn the_app_port_accepts_sockets_with_nodelay_set() {
+    let listeners = AppListeners::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let address = listeners.app_address().unwrap();
+    let server = AppServer::new().http_routes(Router::new().route("/socket", get(socket_report)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(listeners, async {
+        stopped.await.ok();
+    }));
+
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /socket HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.ends_with("\r\n\r\nnodelay=true same_peer=true"),
+        "{response}"
+    );
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
 
 /// A TaskService that answers nothing (every RPC is a default stub).
 struct NoTasks;
@@ -171,4 +220,33 @@ async fn reflection_resolves_health_and_google_rpc_error_details_with_their_impo
         .await;
         assert_eq!(file_names(response), [import]);
     }
+}
+
+#[tokio::test]
+async fn a_request_over_the_size_limit_is_resource_exhausted() {
+    let (channel, _stop) = start_app().await;
+    let mut tasks = task_service_client::TaskServiceClient::new(channel);
+    let oversized = todo::CreateTaskRequest {
+        title: "x".repeat(4 * 1024 * 1024 + 1),
+        ..Default::default()
+    };
+
+    let status = tasks.create_task(oversized).await.unwrap_err();
+
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status
+            .message()
+            .starts_with("request message too large: found "),
+        "{status:?}"
+    );
+    // Below the limit the call reaches the service (a default stub here).
+    let fitting = todo::CreateTaskRequest {
+        title: "x".repeat(1024),
+        ..Default::default()
+    };
+    assert_eq!(
+        tasks.create_task(fitting).await.unwrap_err().code(),
+        Code::Unimplemented
+    );
 }
