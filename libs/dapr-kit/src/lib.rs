@@ -13,6 +13,8 @@
 //!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
 //! - [`mod@service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush),
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
+//! - [`sidecar_watch`]: the app runner's watch on the sidecar — not ready while it is gone,
+//!   exit when it stays gone.
 //! - [`metrics`]: event and job handling metrics.
 //!
 //! The facts this crate relies on (status codes, envelope fields, quirks) are in
@@ -26,6 +28,7 @@ mod error;
 pub mod metrics;
 pub mod runner;
 pub mod service_main;
+pub mod sidecar_watch;
 
 pub use callback::{
     AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
@@ -37,3 +40,4 @@ pub use config::DaprConfig;
 pub use error::DaprError;
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
 pub use service_main::{ServiceConfig, ServiceSettings, service_main};
+pub use sidecar_watch::SidecarWatch;

@@ -83,6 +83,12 @@ pub enum RunError {
     /// The metrics recorder could not be installed.
     #[error("cannot install the metrics recorder")]
     Telemetry(#[source] todo_telemetry::TelemetryError),
+    /// The sidecar stopped answering and did not come back (see [`crate::sidecar_watch`]).
+    #[error("dapr sidecar unreachable for {}s, giving up", gone.as_secs())]
+    SidecarLost {
+        /// How long it had been gone.
+        gone: Duration,
+    },
     /// The service trusts caller identity but was given no app token to check it by.
     #[error("this service trusts caller identity and needs an app api token to check it by")]
     AppTokenRequired,
@@ -100,6 +106,7 @@ pub struct AppServer {
     app_token: Option<SecretString>,
     /// Set when the service trusts caller identity: whether it may do so without a token.
     caller_trust: Option<bool>,
+    sidecar_watch: Option<crate::SidecarWatch>,
     shutdown_grace: Duration,
     shutdown_delay: Duration,
     shutdown_notice: Option<CancellationToken>,
@@ -124,6 +131,7 @@ impl AppServer {
             cors: None,
             app_token: None,
             caller_trust: None,
+            sidecar_watch: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             shutdown_delay: Duration::ZERO,
             shutdown_notice: None,
@@ -194,6 +202,13 @@ impl AppServer {
     /// development override), which it reports loudly.
     pub fn trusted_callers(mut self, trusted: &crate::TrustedCallers) -> Self {
         self.caller_trust = Some(trusted.accepts_unverified_calls());
+        self
+    }
+
+    /// Watches the sidecar while serving: not ready while it does not answer, and the run
+    /// ends with [`RunError::SidecarLost`] when it stays gone.
+    pub fn watch_sidecar(mut self, watch: crate::SidecarWatch) -> Self {
+        self.sidecar_watch = Some(watch);
         self
     }
 
@@ -293,9 +308,42 @@ impl AppServer {
         readiness.set_ready(true);
         tracing::info!(app = ?app_address, admin = ?admin_address, "serving");
 
+        let report_availability = {
+            let (readiness, health, callback) =
+                (readiness.clone(), health.clone(), self.callback.clone());
+            let names = self.health_names.clone();
+            move |available: bool| {
+                let (readiness, health, callback) =
+                    (readiness.clone(), health.clone(), callback.clone());
+                let names = names.clone();
+                async move {
+                    readiness.set_ready(available);
+                    let status = if available {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    set_health(&health, &names, status).await;
+                    if let Some(callback) = callback {
+                        callback.set_healthy(available);
+                    }
+                }
+            }
+        };
+        let sidecar_lost = async {
+            match &self.sidecar_watch {
+                Some(watch) => watch.until_lost(report_availability).await,
+                None => std::future::pending().await,
+            }
+        };
         let early_stop = tokio::select! {
             () = shutdown => None,
             Some(joined) = servers.join_next() => Some(joined),
+            gone = sidecar_lost => {
+                stop.cancel();
+                servers.abort_all();
+                return Err(RunError::SidecarLost { gone });
+            }
         };
         if let Some(joined) = early_stop {
             stop.cancel();
