@@ -10,13 +10,16 @@ bin_dir := target_dir / "debug"
 default:
     @just --list
 
-# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080.
+# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080. Every app
+# gets random API tokens (.localdapr/tokens.json, 0600; never printed); keys: .localdapr/secrets.json.
 up: build
     scripts/local-secrets.sh .localdapr/secrets.json
     @( for _ in $(seq 1 600); do \
-        if curl -fsS http://127.0.0.1:8080/healthz >/dev/null 2>&1; then \
-          echo; echo "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it)"; echo; break; fi; \
-        sleep 0.2; done ) &
+        if curl -fsS http://127.0.0.1:9470/readyz >/dev/null 2>&1; then \
+          echo; echo "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it)"; \
+          echo "Sidecars and apps require API tokens: .localdapr/tokens.json"; echo; exit 0; fi; \
+        sleep 0.2; done; \
+      echo; echo "Todo Suite is NOT up: the gateway was not ready within 120s; see the output above" >&2 ) &
     PATH="{{bin_dir}}:$PATH" localdapr run -f dapr.yaml
 
 # Builds every binary of the suite (debug).
@@ -60,11 +63,13 @@ proto-breaking: node-tools
 proto-check: lint-proto
     cargo test -p todo-proto --locked
 
-# Runs every test: the workspace's tests, then the real grpcurl against a running suite.
+# Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
+# attacks and the kill -9 of issue #7 against the real binaries.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:
