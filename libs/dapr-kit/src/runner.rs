@@ -5,6 +5,9 @@
 //! Lifecycle: bind (done by the caller, so tests use port 0) → health `SERVING`, ready → serve
 //! until the shutdown future resolves → health `NOT_SERVING`, not ready, AppCallback unhealthy →
 //! stop accepting connections and finish in-flight calls within the grace period → return.
+//! With [`AppServer::watch_sidecar`], readiness and health also follow the sidecar while serving,
+//! and the run ends with [`RunError::SidecarLost`] when it stays gone; with
+//! [`AppServer::trusted_callers`], it refuses to run without an app token.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 

@@ -14,7 +14,8 @@
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
 //!   process.
-//! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file.
+//! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file, each
+//!   with random API tokens (`tokens.json` in the data directory) and dying with the runner.
 //!
 //! The `localdapr` binary (`src/main.rs`) wraps [`runner`], or serves one sidecar
 //! (`localdapr sidecar`).
