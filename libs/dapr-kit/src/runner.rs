@@ -311,34 +311,14 @@ impl AppServer {
         readiness.set_ready(true);
         tracing::info!(app = ?app_address, admin = ?admin_address, "serving");
 
-        let report_availability = {
-            let (readiness, health, callback) =
-                (readiness.clone(), health.clone(), self.callback.clone());
-            let names = self.health_names.clone();
-            move |available: bool| {
-                let (readiness, health, callback) =
-                    (readiness.clone(), health.clone(), callback.clone());
-                let names = names.clone();
-                async move {
-                    readiness.set_ready(available);
-                    let status = if available {
-                        ServingStatus::Serving
-                    } else {
-                        ServingStatus::NotServing
-                    };
-                    set_health(&health, &names, status).await;
-                    if let Some(callback) = callback {
-                        callback.set_healthy(available);
-                    }
-                }
-            }
+        let availability = crate::sidecar_watch::Availability {
+            readiness: readiness.clone(),
+            health: health.clone(),
+            health_names: self.health_names.clone(),
+            callback: self.callback.clone(),
         };
-        let sidecar_lost = async {
-            match &self.sidecar_watch {
-                Some(watch) => watch.until_lost(report_availability).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sidecar_lost =
+            crate::sidecar_watch::until_lost(self.sidecar_watch.as_ref(), &availability);
         let early_stop = tokio::select! {
             () = shutdown => None,
             Some(joined) = servers.join_next() => Some(joined),
@@ -408,7 +388,11 @@ fn grpc_or_http(grpc: Router, http: Router) -> Router {
     Router::new().fallback_service(dispatch)
 }
 
-async fn set_health(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+pub(crate) async fn set_health(
+    health: &HealthReporter,
+    names: &[&'static str],
+    status: ServingStatus,
+) {
     health.set_service_status("", status).await;
     for name in names {
         health.set_service_status(*name, status).await;

@@ -7,11 +7,12 @@
 //! [`DaprConfig::sidecar_lost_exit`] the runner stops with [`crate::RunError::SidecarLost`] and
 //! the service exits non-zero, for its supervisor (Kubernetes, `localdapr run`) to see.
 
-use std::{future::Future, time::Duration};
+use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
+use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{DaprClient, DaprConfig};
+use crate::{AppCallbackService, DaprClient, DaprConfig};
 
 /// How often the sidecar is probed; a probe that takes longer counts as failed.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -47,12 +48,8 @@ impl SidecarWatch {
     }
 
     /// Probes until the sidecar has not answered for the exit delay, and returns how long it
-    /// was gone. `report(available)` is awaited each time availability changes.
-    pub(crate) async fn until_lost<F, Fut>(&self, mut report: F) -> Duration
-    where
-        F: FnMut(bool) -> Fut,
-        Fut: Future<Output = ()>,
-    {
+    /// was gone; `availability` follows each change.
+    async fn until_lost(&self, availability: &Availability) -> Duration {
         let mut ticks = tokio::time::interval(self.probe_interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut lost_since: Option<Instant> = None;
@@ -68,7 +65,7 @@ impl SidecarWatch {
                         "dapr sidecar answers again, ready"
                     );
                     lost_since = None;
-                    report(true).await;
+                    availability.set(true).await;
                 }
                 (false, None) => {
                     let error = match probe {
@@ -81,7 +78,7 @@ impl SidecarWatch {
                         "dapr sidecar unreachable, not ready"
                     );
                     lost_since = Some(Instant::now());
-                    report(false).await;
+                    availability.set(false).await;
                 }
                 (false, Some(since)) if since.elapsed() >= self.lost_exit => {
                     tracing::error!(
@@ -93,5 +90,39 @@ impl SidecarWatch {
                 (false, Some(_)) => {}
             }
         }
+    }
+}
+
+/// Where an app says whether it can serve: `/readyz`, gRPC health, and AppCallback health.
+pub(crate) struct Availability {
+    pub(crate) readiness: todo_telemetry::Readiness,
+    pub(crate) health: HealthReporter,
+    pub(crate) health_names: Vec<&'static str>,
+    pub(crate) callback: Option<AppCallbackService>,
+}
+
+impl Availability {
+    async fn set(&self, available: bool) {
+        self.readiness.set_ready(available);
+        let status = if available {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        crate::runner::set_health(&self.health, &self.health_names, status).await;
+        if let Some(callback) = &self.callback {
+            callback.set_healthy(available);
+        }
+    }
+}
+
+/// Resolves, with how long the sidecar was gone, when `watch` gives up on it; never without one.
+pub(crate) async fn until_lost(
+    watch: Option<&SidecarWatch>,
+    availability: &Availability,
+) -> Duration {
+    match watch {
+        Some(watch) => watch.until_lost(availability).await,
+        None => std::future::pending().await,
     }
 }
