@@ -10,11 +10,12 @@ bin_dir := target_dir / "debug"
 default:
     @just --list
 
-# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080.
+# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080. Every app
+# gets random API tokens (.localdapr/tokens.json, 0600; never printed); keys: .localdapr/secrets.json.
 up: build
     scripts/local-secrets.sh .localdapr/secrets.json
-    PATH="{{bin_dir}}:$PATH" scripts/run-until-healthy.sh http://127.0.0.1:8080/healthz 120 \
-        "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it)" \
+    PATH="{{bin_dir}}:$PATH" scripts/run-until-healthy.sh http://127.0.0.1:9470/readyz 120 \
+        "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it). API tokens: .localdapr/tokens.json" \
         localdapr run -f dapr.yaml
 
 # Builds every binary of the suite (debug).
@@ -58,11 +59,13 @@ proto-breaking: node-tools
 proto-check: lint-proto
     cargo test -p todo-proto --locked
 
-# Runs every test: the workspace's tests, then the real grpcurl against a running suite.
+# Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
+# attacks and the kill -9 of issue #7 against the real binaries.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:

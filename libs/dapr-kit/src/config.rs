@@ -1,5 +1,6 @@
-//! How an app finds and authenticates to its Dapr sidecar, and how the sidecar authenticates to
-//! the app. Read from the variables daprd's injector and `dapr run` set.
+//! How an app finds and authenticates to its Dapr sidecar, how the sidecar authenticates to the
+//! app, and how long the app waits for it. Read from the variables daprd's injector and
+//! `dapr run` set (`localdapr run` sets the tokens too), plus our own timeouts.
 
 use std::time::Duration;
 
@@ -24,6 +25,12 @@ pub const DEFAULT_DAPR_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const ENV_DAPR_CALL_TIMEOUT_SECONDS: &str = "TODO_DAPR_CALL_TIMEOUT_SECONDS";
 /// Default for [`ENV_DAPR_CALL_TIMEOUT_SECONDS`]: above the 30 s daprd may wait for its scheduler.
 pub const DEFAULT_DAPR_CALL_TIMEOUT: Duration = Duration::from_secs(35);
+/// How long a running app waits for a sidecar that stopped answering before it exits non-zero
+/// (it reports not ready at once; see [`crate::sidecar_watch`]).
+pub const ENV_SIDECAR_LOST_EXIT_SECONDS: &str = "TODO_SIDECAR_LOST_EXIT_SECONDS";
+/// Default for [`ENV_SIDECAR_LOST_EXIT_SECONDS`]: rides out a sidecar restart, yet frees the
+/// port of an orphan well before anyone gives up on a restart.
+pub const DEFAULT_SIDECAR_LOST_EXIT: Duration = Duration::from_secs(30);
 
 /// Where the sidecar is and which tokens guard each direction.
 #[derive(Clone, Debug)]
@@ -38,6 +45,8 @@ pub struct DaprConfig {
     pub startup_timeout: Duration,
     /// The deadline of each call to the sidecar.
     pub call_timeout: Duration,
+    /// How long a running app lives without its sidecar.
+    pub sidecar_lost_exit: Duration,
 }
 
 /// The address services listen on, e.g. `127.0.0.1` for a laptop run.
@@ -89,6 +98,8 @@ impl DaprConfig {
                 DEFAULT_DAPR_STARTUP_TIMEOUT,
             )?,
             call_timeout: env.seconds(ENV_DAPR_CALL_TIMEOUT_SECONDS, DEFAULT_DAPR_CALL_TIMEOUT)?,
+            sidecar_lost_exit: env
+                .seconds(ENV_SIDECAR_LOST_EXIT_SECONDS, DEFAULT_SIDECAR_LOST_EXIT)?,
         })
     }
 
@@ -100,6 +111,7 @@ impl DaprConfig {
             app_api_token: None,
             startup_timeout: DEFAULT_DAPR_STARTUP_TIMEOUT,
             call_timeout: DEFAULT_DAPR_CALL_TIMEOUT,
+            sidecar_lost_exit: DEFAULT_SIDECAR_LOST_EXIT,
         }
     }
 }
@@ -336,6 +348,7 @@ mod tests {
             ("tls endpoint", (ENV_DAPR_GRPC_ENDPOINT, "https://dapr:443")),
             ("zero timeout", (ENV_DAPR_STARTUP_TIMEOUT_SECONDS, "0")),
             ("negative timeout", (ENV_DAPR_CALL_TIMEOUT_SECONDS, "-3")),
+            ("never exit", (ENV_SIDECAR_LOST_EXIT_SECONDS, "0")),
         ];
         for (case, (variable, value)) in cases {
             let error = config(&[(variable, value)]).unwrap_err();

@@ -15,6 +15,8 @@
 //!   mounts health, reflection, the app-token check and CORS, and drains on [`shutdown_signal`].
 //! - [`mod@service_main`]: a service binary's whole `main` (telemetry, config, bind, serve, flush),
 //!   and the [`ServiceSettings`] (ports, sidecar, drain) every service reads the same way.
+//! - [`sidecar_watch`]: the app runner's watch on the sidecar — not ready while it is gone,
+//!   exit when it stays gone.
 //! - [`metrics`]: event and job handling metrics.
 //! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`.
 //! - [`DaprError`]: a failed sidecar call; [`unavailable_or_internal`] is how every service
@@ -34,6 +36,7 @@ pub mod net;
 pub mod oversized_message;
 pub mod runner;
 pub mod service_main;
+pub mod sidecar_watch;
 
 pub use callback::{
     AppCallbackService, EventOutcome, HandlerError, JobHandlers, JobTrigger, Subscription,
@@ -47,3 +50,4 @@ pub use config::DaprConfig;
 pub use error::{DaprError, unavailable_or_internal};
 pub use runner::{AppListeners, AppServer, RunError, shutdown_signal};
 pub use service_main::{ServiceConfig, ServiceSettings, service_main};
+pub use sidecar_watch::SidecarWatch;

@@ -5,6 +5,9 @@
 //! Lifecycle: bind (done by the caller, so tests use port 0) → health `SERVING`, ready → serve
 //! until the shutdown future resolves → health `NOT_SERVING`, not ready, AppCallback unhealthy →
 //! stop accepting connections and finish in-flight calls within the grace period → return.
+//! With [`AppServer::watch_sidecar`], readiness and health also follow the sidecar while serving,
+//! and the run ends with [`RunError::SidecarLost`] when it stays gone; with
+//! [`AppServer::trusted_callers`], it refuses to run without an app token.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
@@ -83,6 +86,12 @@ pub enum RunError {
     /// The metrics recorder could not be installed.
     #[error("cannot install the metrics recorder")]
     Telemetry(#[source] todo_telemetry::TelemetryError),
+    /// The sidecar stopped answering and did not come back (see [`crate::sidecar_watch`]).
+    #[error("dapr sidecar unreachable for {}s, giving up", gone.as_secs())]
+    SidecarLost {
+        /// How long it had been gone.
+        gone: Duration,
+    },
     /// The service trusts caller identity but was given no app token to check it by.
     #[error("this service trusts caller identity and needs an app api token to check it by")]
     AppTokenRequired,
@@ -100,6 +109,7 @@ pub struct AppServer {
     app_token: Option<SecretString>,
     /// Set when the service trusts caller identity: whether it may do so without a token.
     caller_trust: Option<bool>,
+    sidecar_watch: Option<crate::SidecarWatch>,
     shutdown_grace: Duration,
     shutdown_delay: Duration,
     shutdown_notice: Option<CancellationToken>,
@@ -124,6 +134,7 @@ impl AppServer {
             cors: None,
             app_token: None,
             caller_trust: None,
+            sidecar_watch: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             shutdown_delay: Duration::ZERO,
             shutdown_notice: None,
@@ -195,6 +206,13 @@ impl AppServer {
     /// development override), which it reports loudly.
     pub fn trusted_callers(mut self, trusted: &crate::TrustedCallers) -> Self {
         self.caller_trust = Some(trusted.accepts_unverified_calls());
+        self
+    }
+
+    /// Watches the sidecar while serving: not ready while it does not answer, and the run
+    /// ends with [`RunError::SidecarLost`] when it stays gone.
+    pub fn watch_sidecar(mut self, watch: crate::SidecarWatch) -> Self {
+        self.sidecar_watch = Some(watch);
         self
     }
 
@@ -291,9 +309,22 @@ impl AppServer {
         readiness.set_ready(true);
         tracing::info!(app = ?app_address, admin = ?admin_address, "serving");
 
+        let availability = crate::sidecar_watch::Availability {
+            readiness: readiness.clone(),
+            health: health.clone(),
+            health_names: self.health_names.clone(),
+            callback: self.callback.clone(),
+        };
+        let sidecar_lost =
+            crate::sidecar_watch::until_lost(self.sidecar_watch.as_ref(), &availability);
         let early_stop = tokio::select! {
             () = shutdown => None,
             Some(joined) = servers.join_next() => Some(joined),
+            gone = sidecar_lost => {
+                stop.cancel();
+                servers.abort_all();
+                return Err(RunError::SidecarLost { gone });
+            }
         };
         if let Some(joined) = early_stop {
             stop.cancel();
@@ -355,7 +386,11 @@ fn grpc_or_http(grpc: Router, http: Router) -> Router {
     Router::new().fallback_service(dispatch)
 }
 
-async fn set_health(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+pub(crate) async fn set_health(
+    health: &HealthReporter,
+    names: &[&'static str],
+    status: ServingStatus,
+) {
     health.set_service_status("", status).await;
     for name in names {
         health.set_service_status(*name, status).await;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use dapr_kit::{
     AppListeners, AppServer, DaprClient, DaprError, RunError, SecretKeyError, SecretKeyRef,
+    SidecarWatch,
 };
 use todo_proto::todo::v1::{
     audit_service_server::AuditServiceServer, auth_service_server::AuthServiceServer,
@@ -99,7 +100,8 @@ pub async fn run(
         .http_routes(edge::routes(config.frontend_dir.clone()))
         .shutdown_grace(config.settings.shutdown_grace)
         .shutdown_delay(config.settings.shutdown_delay)
-        .notify_shutdown(shutting_down);
+        .notify_shutdown(shutting_down)
+        .watch_sidecar(SidecarWatch::new(dapr.clone(), &config.settings.dapr));
     if let Some(cors) = edge::cors(&config.cors_origins) {
         server = server.cors(cors);
     }

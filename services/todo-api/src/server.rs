@@ -5,7 +5,7 @@ use std::future::Future;
 
 use dapr_kit::{
     AppCallbackService, AppListeners, AppServer, DaprClient, DaprError, JobHandlers, RunError,
-    SecretKeyError, SecretKeyRef, Subscriptions,
+    SecretKeyError, SecretKeyRef, SidecarWatch, Subscriptions,
 };
 use todo_core::PageTokenKey;
 use todo_proto::todo::v1::task_service_server::TaskServiceServer;
@@ -41,6 +41,7 @@ pub async fn run(
     let dapr = DaprClient::connect(&config.settings.dapr).await?;
     let page_tokens = page_token_key(&dapr, &config).await?;
     crate::metrics::describe();
+    let sidecar_watch = SidecarWatch::new(dapr.clone(), &config.settings.dapr);
     let tasks = Tasks::new(
         TaskStore::new(dapr, config.state_store.clone()),
         page_tokens,
@@ -48,6 +49,7 @@ pub async fn run(
     let api = TaskApi::new(tasks, config.trusted_callers.clone());
     AppServer::new()
         .trusted_callers(&config.trusted_callers)
+        .watch_sidecar(sidecar_watch)
         .grpc_service(TaskServiceServer::new(api))
         .app_callback(AppCallbackService::new(
             Subscriptions::new(),

@@ -1,5 +1,7 @@
 //! App processes: started with the environment `dapr run` gives them, their output prefixed
-//! with their app id, and stopped with SIGTERM (then SIGKILL after a grace period).
+//! with their app id, and stopped with SIGTERM (then SIGKILL after a grace period). On Linux
+//! each app also dies with the runner, however the runner ends (`kill -9` included), so no
+//! orphan keeps its port and blocks the next run.
 
 use std::{
     collections::BTreeMap, net::SocketAddr, path::Path, process::ExitStatus, time::Duration,
@@ -76,6 +78,7 @@ impl AppProcess {
             // Its own process group: Ctrl-C in the terminal reaches localdapr only, which then
             // stops the apps in order.
             .process_group(0);
+        die_with_parent(&mut command);
         if let Some(port) = launch.app_port {
             command.env("APP_PORT", port.to_string());
         }
@@ -153,6 +156,37 @@ impl AppProcess {
     }
 }
 
+/// Makes the app die with the runner: the kernel sends it SIGKILL when its parent goes away
+/// (`PR_SET_PDEATHSIG`, kept across `exec`). Only the app itself: what it starts in turn
+/// (e.g. under `cargo run`) is left to notice its sidecar is gone (dapr-kit's sidecar watch).
+///
+/// "Parent" is the *thread* that spawned it: [`AppProcess::start`] runs on a runtime worker
+/// thread, which lives as long as the runner (never on a blocking-pool thread, which may exit).
+/// If the runner died between fork and `prctl`, the app was already reparented and no signal
+/// will come, so it checks its parent and refuses to start.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let runner = nix::unistd::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
+    // work is allowed. It makes two system calls through nix (prctl, getppid), which neither
+    // allocate nor lock, and turns an errno into io::Error with from_raw_os_error, which does
+    // not allocate either. It captures only a Pid (Copy) and touches no shared state.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if nix::unistd::getppid() != runner {
+                return Err(Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere there is no parent-death signal; dapr-kit's sidecar watch still ends the app.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
 async fn prefix_lines(stream: impl AsyncRead + Unpin, app_id: String, is_stderr: bool) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -197,5 +231,55 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), tasks.wait())
             .await
             .expect("the output ends once the group is gone");
+    }
+
+    /// The parent-death signal follows the spawning thread, so a thread that exits stands in
+    /// for a runner killed with `kill -9` (the real one: `tests/supervision.rs`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_app_is_killed_when_its_parent_goes_away() {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+
+        let pid = std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let tasks = TaskTracker::new();
+                let command: Vec<String> = ["sleep", "1000"].map(String::from).into();
+                let env = BTreeMap::new();
+                let launch = Launch {
+                    app_id: "orphan",
+                    command: &command,
+                    dir: Path::new("."),
+                    env: &env,
+                    app_port: None,
+                    sidecar: SocketAddr::from(([127, 0, 0, 1], 50001)),
+                    sidecar_http: SocketAddr::from(([127, 0, 0, 1], 3500)),
+                };
+                let process = AppProcess::start(&launch, &tasks).unwrap();
+                let pid = process.group.unwrap();
+                // Not dropped: kill_on_drop would kill it and prove nothing.
+                std::mem::forget(process);
+                pid
+            })
+        })
+        .join()
+        .unwrap();
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)).unwrap() {
+                WaitStatus::Signaled(_, Signal::SIGKILL, _) => break,
+                WaitStatus::StillAlive => {}
+                other => panic!("the app ended otherwise: {other:?}"),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app outlived its parent by 10s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
