@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures too: a panic is a failed test
 
 use std::{
-    future::Future,
     net::SocketAddr,
     sync::{
         Arc,
@@ -18,12 +17,12 @@ use dapr_kit::{
     RunError, SidecarWatch, Subscriptions, TrustedCallers,
 };
 use todo_proto::dapr::proto::runtime::v1::{self as dapr, dapr_server};
+use todo_telemetry::testsuite::wait_until;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     task::JoinHandle,
 };
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -62,18 +61,6 @@ async fn bind() -> AppListeners {
     .unwrap()
 }
 
-/// Polls `condition` until it holds; fails with `description` at the deadline.
-async fn wait_until<Fut: Future<Output = bool>>(description: &str, condition: impl Fn() -> Fut) {
-    let started = tokio::time::Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting until {description}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// An app watching a [`FakeSidecar`], probing every 50 ms.
 struct Watched {
     sidecar: FakeSidecar,
@@ -89,7 +76,7 @@ async fn start_watched() -> Watched {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(dapr_server::DaprServer::new(sidecar.clone()))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(dapr_kit::net::incoming(listener)),
     );
     let config = DaprConfig::for_endpoint(endpoint.parse().unwrap());
     let client = DaprClient::connect(&config).await.unwrap();
@@ -114,7 +101,7 @@ async fn start_watched() -> Watched {
         admin,
         run,
     };
-    wait_until("the app is ready", || watched.is_ready()).await;
+    wait_until("the app is ready", DEADLINE, || watched.is_ready()).await;
     watched
 }
 
@@ -158,7 +145,10 @@ async fn health(app: SocketAddr) -> Option<ServingStatus> {
 async fn an_app_whose_sidecar_stops_answering_is_not_ready_then_exits_with_an_error() {
     let watched = start_watched().await;
     watched.sidecar.down.store(true, Ordering::Relaxed);
-    wait_until("the app reports not ready", || watched.is_not_ready()).await;
+    wait_until("the app reports not ready", DEADLINE, || {
+        watched.is_not_ready()
+    })
+    .await;
 
     let outcome = tokio::time::timeout(DEADLINE, watched.run)
         .await
@@ -168,9 +158,11 @@ async fn an_app_whose_sidecar_stops_answering_is_not_ready_then_exits_with_an_er
         panic!("expected SidecarLost, got {outcome:?}");
     };
     assert!(gone >= LOST_EXIT, "it waited the exit delay: {gone:?}");
-    wait_until("the app port is free for the next run", || async {
-        TcpStream::connect(watched.app).await.is_err()
-    })
+    wait_until(
+        "the app port is free for the next run",
+        DEADLINE,
+        || async { TcpStream::connect(watched.app).await.is_err() },
+    )
     .await;
 }
 
@@ -178,9 +170,12 @@ async fn an_app_whose_sidecar_stops_answering_is_not_ready_then_exits_with_an_er
 async fn an_app_whose_sidecar_answers_again_is_ready_again() {
     let watched = start_watched().await;
     watched.sidecar.down.store(true, Ordering::Relaxed);
-    wait_until("the app reports not ready", || watched.is_not_ready()).await;
+    wait_until("the app reports not ready", DEADLINE, || {
+        watched.is_not_ready()
+    })
+    .await;
     watched.sidecar.down.store(false, Ordering::Relaxed);
-    wait_until("the app is ready again", || watched.is_ready()).await;
+    wait_until("the app is ready again", DEADLINE, || watched.is_ready()).await;
     assert!(!watched.run.is_finished(), "it keeps serving");
     watched.run.abort();
 }
