@@ -182,10 +182,16 @@ mod tests {
                 sidecar_unreachable(),
                 "task storage is unavailable; retry later",
             ),
-            (corrupt_bucket(), "internal error"),
+            (
+                corrupt_bucket(),
+                "the storage of this task is unreadable and needs repair by an operator; \
+                 nothing was changed",
+            ),
         ];
         for (error, message) in cases {
-            assert_eq!(Status::from(error).message(), message);
+            let status = Status::from(error);
+            assert_eq!(status.message(), message);
+            assert!(!status.message().contains("tasks-u-1"), "no bucket key");
         }
     }
 
