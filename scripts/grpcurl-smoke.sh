@@ -7,34 +7,15 @@
 # the health wait fail); GRPCURL_SMOKE_HEALTH_SECONDS bounds that wait (default 60).
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-scratch=$(mktemp -d)
-localdapr_pid=""
-cleanup() {
-    if [ -n "$localdapr_pid" ] && kill -0 "$localdapr_pid" 2>/dev/null; then
-        kill -TERM "$localdapr_pid"
-        wait "$localdapr_pid" || true
-    fi
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+script_name=grpcurl-smoke
+# shellcheck source=scripts/scratch-suite.sh
+source "$(dirname "$0")/scratch-suite.sh"
 
-fail() {
-    echo "grpcurl-smoke: FAILED: $*" >&2
-    echo "--- localdapr output ---" >&2
-    tail -n 60 "$scratch/localdapr.log" >&2 || true
-    exit 1
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 gateway_port=$(free_port)
 api_port=$(free_port)
 
 # The repository's components, with the secret file moved into the scratch directory.
-mkdir -p "$scratch/components"
-cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
-sed -i "s|\.localdapr/secrets\.json|$scratch/secrets.json|" "$scratch/components/secretstore.yaml"
-"$repo/scripts/local-secrets.sh" "$scratch/secrets.json" >/dev/null
+scratch_components "$scratch/secrets.json"
 cat > "$scratch/dapr.yaml" <<YAML
 version: 1
 common:
@@ -51,14 +32,14 @@ apps:
 YAML
 
 localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
-localdapr_pid=$!
+run_pid=$!
 
 address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:$gateway_port}"
 health_seconds="${GRPCURL_SMOKE_HEALTH_SECONDS:-60}"
 deadline=$((SECONDS + health_seconds))
 until grpcurl -plaintext -max-time 2 "$address" grpc.health.v1.Health/Check >"$scratch/health.txt" 2>&1 \
     && grep -q '"status": "SERVING"' "$scratch/health.txt"; do
-    kill -0 "$localdapr_pid" 2>/dev/null || fail "localdapr exited before the gateway was healthy"
+    kill -0 "$run_pid" 2>/dev/null || fail "localdapr exited before the gateway was healthy"
     if ((SECONDS >= deadline)); then
         fail "no SERVING from grpc.health.v1.Health/Check at $address within ${health_seconds}s;" \
             "last answer: $(cat "$scratch/health.txt")"

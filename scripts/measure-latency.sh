@@ -8,32 +8,20 @@
 # Usage: scripts/measure-latency.sh [RELEASE_BIN_DIR] (default: cargo's target/release).
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
+script_name=measure-latency
+# shellcheck source=scripts/scratch-suite.sh
+source "$(dirname "$0")/scratch-suite.sh"
+
 bin=${1:-$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release}
 calls=${LATENCY_CALLS:-300}
 ghz=$(command -v ghz || echo "$HOME/go/bin/ghz")
 grpcurl=$(command -v grpcurl || echo "$repo/.venv/bin/grpcurl")
-scratch=$(mktemp -d)
-run_pid=""
-cleanup() {
-    if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
-        kill -TERM "$run_pid"
-        wait "$run_pid" || true
-    fi
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 gateway_port=$(free_port)
 gateway_admin=$(free_port)
 api_port=$(free_port)
 
-mkdir -p "$scratch/components"
-cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
-sed -i "s|\.localdapr/secrets\.json|$scratch/data/secrets.json|" "$scratch/components/secretstore.yaml"
-"$repo/scripts/local-secrets.sh" "$scratch/data/secrets.json" >/dev/null
+scratch_components "$scratch/data/secrets.json"
 cat > "$scratch/dapr.yaml" <<YAML
 version: 1
 common:
@@ -55,9 +43,7 @@ run_pid=$!
 deadline=$((SECONDS + 60))
 until curl -fsS "http://127.0.0.1:$gateway_admin/readyz" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$run_pid" 2>/dev/null; then
-        echo "measure-latency: the suite was not ready within 60 s" >&2
-        tail -n 30 "$scratch/run.log" >&2
-        exit 1
+        fail "the suite was not ready within 60 s"
     fi
     sleep 0.2
 done

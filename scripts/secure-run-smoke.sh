@@ -14,26 +14,10 @@
 # Run by `just test`; needs the binaries built and grpcurl on PATH.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-scratch=$(mktemp -d)
-run_pid=""
-cleanup() {
-    if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
-        kill -TERM "$run_pid"
-        wait "$run_pid" || true
-    fi
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+script_name=secure-run-smoke
+# shellcheck source=scripts/scratch-suite.sh
+source "$(dirname "$0")/scratch-suite.sh"
 
-fail() {
-    echo "secure-run-smoke: FAILED: $*" >&2
-    echo "--- localdapr output ---" >&2
-    tail -n 60 "$scratch"/run-*.log >&2 || true
-    exit 1
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 gateway_port=$(free_port)
 gateway_sidecar=$(free_port)
 gateway_admin=$(free_port)
@@ -44,10 +28,7 @@ data="$scratch/.localdapr"
 
 # The repository's components with the secrets file where `just up` keeps it, relative to the
 # run file's directory, and a run file like dapr.yaml with every port pinned.
-mkdir -p "$scratch/components"
-cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
-sed -i "s|\.localdapr/secrets\.json|$data/secrets.json|" "$scratch/components/secretstore.yaml"
-"$repo/scripts/local-secrets.sh" "$data/secrets.json" > "$scratch/secrets.log"
+scratch_components "$data/secrets.json"
 cat > "$scratch/dapr.yaml" <<YAML
 version: 1
 common:
