@@ -60,6 +60,22 @@ grep -q '"status": "SERVING"' <<<"$health" || fail "Health/Check is not SERVING:
 grpcurl -plaintext "$address" describe google.rpc.BadRequest | grep -q "FieldViolation" \
     || fail "describe google.rpc.BadRequest"
 
+# Every service serves health and reflection, not only the edge: todo-api's own port answers
+# grpcurl with the app token its sidecar sends (from the run's tokens.json), and refuses it
+# without the token.
+api="127.0.0.1:$api_port"
+app_token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["todo-api"]["APP_API_TOKEN"])' \
+    "$scratch/data/tokens.json") || fail "no todo-api APP_API_TOKEN in tokens.json"
+api_auth=(-H "dapr-api-token: $app_token")
+api_health=$(grpcurl -plaintext "${api_auth[@]}" "$api" grpc.health.v1.Health/Check) || fail "todo-api Health/Check"
+grep -q '"status": "SERVING"' <<<"$api_health" || fail "todo-api Health/Check is not SERVING: $api_health"
+grpcurl -plaintext "${api_auth[@]}" "$api" list | grep -qx "grpc.health.v1.Health" || fail "todo-api list"
+if grpcurl -plaintext "$api" grpc.health.v1.Health/Check 2>"$scratch/api-unauthenticated.txt"; then
+    fail "todo-api answered Health/Check without its app token"
+fi
+grep -q "Unauthenticated" "$scratch/api-unauthenticated.txt" \
+    || fail "todo-api without its app token: $(cat "$scratch/api-unauthenticated.txt")"
+
 credentials='{"email": "smoke@example.com", "password": "correct horse battery"}'
 grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
     "$address" todo.v1.AuthService/SignUp >/dev/null || fail "SignUp"
@@ -82,5 +98,5 @@ if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scrat
 fi
 grep -q "Unauthenticated" "$scratch/unauthenticated.txt" || fail "ListTasks without a token: $(cat "$scratch/unauthenticated.txt")"
 
-echo "grpcurl-smoke: ok (list, describe, Health/Check, describe google.rpc.BadRequest, SignUp, SignIn," \
+echo "grpcurl-smoke: ok (list, describe, Health/Check on the gateway and todo-api, describe google.rpc.BadRequest, SignUp, SignIn," \
     "CreateTask, InvalidArgument with decoded details, ListTasks, Unauthenticated without a token)"
