@@ -71,9 +71,13 @@ pub(crate) fn serve(
     let proxy_runtime = runtime.clone();
     let proxy_caller = app.clone();
     // Anything that is not the Dapr API is a proxied call to another app (reference §6).
-    let router = dapr_routes.into_axum_router().fallback(move |request| {
-        proxy::forward(proxy_runtime.clone(), proxy_caller.clone(), request)
-    });
+    // Only the Dapr API's own routes: a proxied call keeps the target app's status as-is.
+    let router = dapr_routes
+        .into_axum_router()
+        .layer(dapr_kit::oversized_message::OversizedMessageLayer)
+        .fallback(move |request| {
+            proxy::forward(proxy_runtime.clone(), proxy_caller.clone(), request)
+        });
     // Every call must carry the sidecar's API token when it has one (reference §8.2): dapr-kit's
     // app-side check with the same header, but on every path. The sidecar has no health
     // service of its own, so an exempt health path would be proxied to an app unchecked.

@@ -108,6 +108,34 @@ async fn s5_2_etags_are_opaque_and_change_on_every_write() {
 }
 
 #[tokio::test]
+async fn s5_2_a_request_over_the_size_limit_is_resource_exhausted_and_stores_nothing() {
+    // grpc-go (and so daprd) answers RESOURCE_EXHAUSTED for a message over the server's
+    // receive limit; tonic would say OUT_OF_RANGE. localdapr's limit is 16 MiB.
+    let dapr = TestDapr::start(COMPONENTS).await;
+    let mut client = dapr.client("a").await.official().await;
+    let oversized = vec![b'x'; 17 * 1024 * 1024];
+    let status = client
+        .save_state(save("statestore", vec![item("big", &oversized)]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let stored = client
+        .get_state(get("statestore", "big"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stored.data.is_empty(), "nothing was stored");
+    // Just under the limit still works.
+    client
+        .save_state(save(
+            "statestore",
+            vec![item("big", &oversized[..8 * 1024 * 1024])],
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn s5_2_save_and_delete_status_codes() {
     let dapr = TestDapr::start(COMPONENTS).await;
     let mut client = dapr.client("a").await.official().await;
