@@ -99,7 +99,7 @@ impl AppCallbackService {
         };
         let started = Instant::now();
         let span = tracing::info_span!("handle event", topic, event_id, path);
-        if let Some(traceparent) = event.extension("traceparent") {
+        if let Some(traceparent) = event.trace_parent() {
             let parent = todo_telemetry::propagation::context_from_traceparent(
                 traceparent,
                 event.extension("tracestate"),

@@ -66,6 +66,18 @@ impl TopicEvent {
             _ => None,
         }
     }
+
+    /// The W3C `traceparent` the event continues: its `traceparent`, or else its `traceid`.
+    ///
+    /// daprd always sets both fields, empty without a trace (reference §4.2), and its outbox
+    /// fills only `traceid` (components-contrib's `state/utils` outbox), so an event published
+    /// through the outbox still links to the write that caused it.
+    pub fn trace_parent(&self) -> Option<&str> {
+        ["traceparent", "traceid"]
+            .into_iter()
+            .filter_map(|name| self.extension(name))
+            .find(|value| !value.is_empty())
+    }
 }
 
 /// Why a handler did not process an event.
@@ -151,6 +163,47 @@ mod tests {
         ];
         for (case, result, status) in cases {
             assert_eq!(EventOutcome::of(&result).to_wire(), status, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn the_trace_parent_is_the_traceparent_else_the_traceid() {
+        const PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        const OUTBOX: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let event = |fields: &[(&str, &str)]| TopicEvent {
+            extensions: prost_types::Struct {
+                fields: fields
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = prost_types::Value {
+                            kind: Some(prost_types::value::Kind::StringValue(value.to_string())),
+                        };
+                        (name.to_string(), value)
+                    })
+                    .collect(),
+            },
+            ..Default::default()
+        };
+        let cases = [
+            (
+                "both set",
+                vec![("traceparent", PARENT), ("traceid", OUTBOX)],
+                Some(PARENT),
+            ),
+            (
+                "outbox: traceparent empty",
+                vec![("traceparent", ""), ("traceid", OUTBOX)],
+                Some(OUTBOX),
+            ),
+            (
+                "no trace: both empty",
+                vec![("traceparent", ""), ("traceid", "")],
+                None,
+            ),
+            ("neither field", vec![], None),
+        ];
+        for (case, fields, expected) in cases {
+            assert_eq!(event(&fields).trace_parent(), expected, "case: {case}");
         }
     }
 
