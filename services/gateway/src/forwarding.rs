@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, codegen::BoxStream, metadata::AsciiMetadataValue};
 
-use crate::{auth::AccessTokens, config::UpstreamApps, deadline, error::Error};
+use crate::{auth::AccessTokens, config::UpstreamApps, deadline};
 
 /// Marks a proxied call as streaming, so daprd applies resiliency timeouts and retries to the
 /// handshake only (reference §6).
@@ -100,11 +100,7 @@ impl Forwarder {
         request: Request<T>,
         deadline: Option<Duration>,
     ) -> Result<(Request<T>, DateTime<Utc>), Status> {
-        let verified = self
-            .access_tokens
-            .authenticate(request.metadata())
-            .map_err(Error::from)?;
-        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
+        let verified = self.access_tokens.authenticate_call(request.metadata())?;
         let user: AsciiMetadataValue = verified
             .user
             .to_string()

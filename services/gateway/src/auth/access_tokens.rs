@@ -175,6 +175,19 @@ impl AccessTokens {
         }
         outcome
     }
+
+    /// Authenticates a call as [`Self::authenticate`] does, records the user on the current
+    /// span's `user_id` field, and answers a rejection with its gRPC status.
+    ///
+    /// # Errors
+    /// `Unauthenticated` (through [`crate::error::Error`]) when the token is missing or invalid.
+    pub fn authenticate_call(&self, metadata: &MetadataMap) -> Result<VerifiedUser, tonic::Status> {
+        let verified = self
+            .authenticate(metadata)
+            .map_err(crate::error::Error::from)?;
+        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
+        Ok(verified)
+    }
 }
 
 /// The token of an `authorization: Bearer <token>` entry (the scheme is case-insensitive).

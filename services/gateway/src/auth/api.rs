@@ -86,12 +86,9 @@ impl AuthService for AuthApi {
         request: Request<proto::SignOutRequest>,
     ) -> Result<Response<proto::SignOutResponse>, Status> {
         // Signing out is an act of a signed-in user, as the proto says: no access token, no call.
-        let verified = self
-            .auth
+        self.auth
             .access_tokens()
-            .authenticate(request.metadata())
-            .map_err(Error::from)?;
-        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
+            .authenticate_call(request.metadata())?;
         self.auth.sign_out(&request.get_ref().refresh_token).await?;
         Ok(Response::new(proto::SignOutResponse {}))
     }
@@ -104,9 +101,7 @@ impl AuthService for AuthApi {
         let verified = self
             .auth
             .access_tokens()
-            .authenticate(request.metadata())
-            .map_err(Error::from)?;
-        tracing::Span::current().record("user_id", tracing::field::display(&verified.user));
+            .authenticate_call(request.metadata())?;
         let profile = self.auth.me(&verified.user).await?;
         Ok(Response::new(proto::MeResponse {
             user: Some(profile_to_proto(profile)),
