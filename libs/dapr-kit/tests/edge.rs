@@ -137,6 +137,17 @@ const EXPECTED_SERVICES: [&str; 4] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
+/// Fails unless `names` (a reflection service list) holds every one of [`EXPECTED_SERVICES`].
+fn assert_lists_every_expected_service<'a>(names: impl Iterator<Item = &'a str>) {
+    let names: Vec<_> = names.collect();
+    for expected in EXPECTED_SERVICES {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn reflection_v1_lists_health_and_reflection_beside_the_api() {
     let (channel, _stop) = start_app().await;
@@ -149,13 +160,7 @@ async fn reflection_v1_lists_health_and_reflection_beside_the_api() {
     else {
         panic!("expected a service list, got {response:?}");
     };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for expected in EXPECTED_SERVICES {
-        assert!(
-            names.contains(&expected),
-            "{expected} missing from {names:?}"
-        );
-    }
+    assert_lists_every_expected_service(list.service.iter().map(|s| s.name.as_str()));
 }
 
 #[tokio::test]
@@ -179,13 +184,7 @@ async fn reflection_v1alpha_lists_the_same_services_for_older_grpcurl() {
     else {
         panic!("expected a service list, got {response:?}");
     };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for expected in EXPECTED_SERVICES {
-        assert!(
-            names.contains(&expected),
-            "{expected} missing from {names:?}"
-        );
-    }
+    assert_lists_every_expected_service(list.service.iter().map(|s| s.name.as_str()));
 }
 
 #[tokio::test]
