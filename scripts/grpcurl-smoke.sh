@@ -52,13 +52,16 @@ for service in todo.v1.AuthService todo.v1.TaskService grpc.health.v1.Health \
     grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection; do
     grep -qx "$service" <<<"$services" || fail "list does not show $service: $services"
 done
-grpcurl -plaintext "$address" describe todo.v1.TaskService | grep -q "rpc CreateTask" || fail "describe"
+# Each answer is captured before it is searched: `grpcurl … | grep -q` under pipefail fails when
+# grep stops reading at the first match and grpcurl dies of SIGPIPE on the rest.
+described=$(grpcurl -plaintext "$address" describe todo.v1.TaskService) || fail "describe"
+grep -q "rpc CreateTask" <<<"$described" || fail "describe does not show CreateTask: $described"
 # The health service resolves through reflection, as grpcurl needs for any call.
 health=$(grpcurl -plaintext "$address" grpc.health.v1.Health/Check) || fail "Health/Check"
 grep -q '"status": "SERVING"' <<<"$health" || fail "Health/Check is not SERVING: $health"
 # google.rpc error details resolve, so grpcurl can decode the BadRequest our statuses carry.
-grpcurl -plaintext "$address" describe google.rpc.BadRequest | grep -q "FieldViolation" \
-    || fail "describe google.rpc.BadRequest"
+bad_request=$(grpcurl -plaintext "$address" describe google.rpc.BadRequest) || fail "describe google.rpc.BadRequest"
+grep -q "FieldViolation" <<<"$bad_request" || fail "describe google.rpc.BadRequest: $bad_request"
 
 # Every service serves health and reflection, not only the edge: todo-api's own port answers
 # grpcurl with the app token its sidecar sends (from the run's tokens.json), and refuses it
@@ -69,7 +72,8 @@ app_token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tod
 api_auth=(-H "dapr-api-token: $app_token")
 api_health=$(grpcurl -plaintext "${api_auth[@]}" "$api" grpc.health.v1.Health/Check) || fail "todo-api Health/Check"
 grep -q '"status": "SERVING"' <<<"$api_health" || fail "todo-api Health/Check is not SERVING: $api_health"
-grpcurl -plaintext "${api_auth[@]}" "$api" list | grep -qx "grpc.health.v1.Health" || fail "todo-api list"
+api_services=$(grpcurl -plaintext "${api_auth[@]}" "$api" list) || fail "todo-api list"
+grep -qx "grpc.health.v1.Health" <<<"$api_services" || fail "todo-api list does not show the health service: $api_services"
 if grpcurl -plaintext "$api" grpc.health.v1.Health/Check 2>"$scratch/api-unauthenticated.txt"; then
     fail "todo-api answered Health/Check without its app token"
 fi

@@ -166,8 +166,9 @@ done
 start_run 2
 cp "$data/tokens.json" "$scratch/tokens-2.json"
 cmp -s "$scratch/tokens-1.json" "$scratch/tokens-2.json" && fail "the second run reused the first run's tokens"
-grpcurl -plaintext "${auth[@]}" -d '{}' "$gateway" todo.v1.TaskService/ListTasks | grep -q '"victim task"' \
-    || fail "the restarted run does not serve the victim's task"
+restarted=$(grpcurl -plaintext "${auth[@]}" -d '{}' "$gateway" todo.v1.TaskService/ListTasks) \
+    || fail "ListTasks on the restarted run"
+grep -q '"victim task"' <<<"$restarted" || fail "the restarted run does not serve the victim's task: $restarted"
 kill -TERM "$run_pid"
 wait "$run_pid" || fail "the restarted run did not stop cleanly"
 run_pid=""
