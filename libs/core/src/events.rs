@@ -125,7 +125,8 @@ pub fn deleted(last: &Task, actor: &Actor, now: DateTime<Utc>) -> TaskEvent {
     )
 }
 
-/// Returns the event of `task`'s reminder firing at `fire_time`, meant for `remind_time`.
+/// Returns the event of `task`'s reminder firing at `fire_time`, meant for `remind_time`; not
+/// marked late (whether a firing counts as late is the notification service's policy).
 pub fn reminder_due(
     task: &Task,
     remind_time: DateTime<Utc>,
@@ -140,6 +141,7 @@ pub fn reminder_due(
         due_time: task.due_time,
         remind_time: Some(utc_to_timestamp(remind_time)),
         fire_time: Some(utc_to_timestamp(fire_time)),
+        late: false,
     }
 }
 

@@ -1,0 +1,132 @@
+//! Every knob of notification, read from the environment once and validated before anything
+//! binds.
+
+use std::time::Duration;
+
+use dapr_kit::{
+    CallerRole, ServiceConfig, ServiceSettings, TrustedCallers,
+    config::{ConfigError, Env},
+    service_main::{
+        DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
+        ENV_SECRET_STORE, ENV_STATE_STORE,
+    },
+};
+
+/// Default for [`dapr_kit::service_main::ENV_APP_PORT`], the gRPC port daprd calls.
+pub const DEFAULT_APP_PORT: u16 = 7003;
+/// The callers notification believes: the gateway, for users.
+pub const TRUSTED_ROLES: [CallerRole; 1] = [CallerRole::Gateway];
+/// The pub/sub component of `task-events` and `reminders`.
+pub const ENV_PUBSUB: &str = "TODO_PUBSUB";
+/// Default for [`ENV_PUBSUB`].
+pub const DEFAULT_PUBSUB: &str = "pubsub";
+/// A reminder that fires this long after its time or later is marked late.
+pub const ENV_REMINDER_LATE_AFTER_SECONDS: &str = "TODO_REMINDER_LATE_AFTER_SECONDS";
+/// Default for [`ENV_REMINDER_LATE_AFTER_SECONDS`]: well past any trigger delay of a running
+/// suite (milliseconds), well short of a restart.
+pub const DEFAULT_REMINDER_LATE_AFTER: Duration = Duration::from_secs(60);
+
+/// notification's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Ports, sidecar and drain, as every service reads them.
+    pub settings: ServiceSettings,
+    /// The state store of reminders and notification lists.
+    pub state_store: String,
+    /// The pub/sub component it subscribes and publishes on.
+    pub pubsub: String,
+    /// How late a firing must be to be marked late.
+    pub late_after: Duration,
+    /// Who may act for users, believed only on calls carrying the app token.
+    pub trusted_callers: TrustedCallers,
+    /// The secret store.
+    pub secret_store: String,
+    /// The secret with `page-token-key`.
+    pub secret_name: String,
+}
+
+impl ServiceConfig for Config {
+    fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(lookup);
+        let settings = ServiceSettings::read(&env, DEFAULT_APP_PORT)?;
+        let trusted_callers =
+            TrustedCallers::read(&env, &TRUSTED_ROLES, settings.dapr.app_api_token.as_ref())?;
+        Ok(Self {
+            settings,
+            state_store: env.text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
+            pubsub: env.text(ENV_PUBSUB, DEFAULT_PUBSUB),
+            late_after: env
+                .seconds(ENV_REMINDER_LATE_AFTER_SECONDS, DEFAULT_REMINDER_LATE_AFTER)?,
+            trusted_callers,
+            secret_store: env.text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
+            secret_name: env.text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use dapr_kit::{
+        caller::ENV_ALLOW_INSECURE_NO_APP_TOKEN,
+        config::ENV_APP_API_TOKEN,
+        service_main::{ENV_ADMIN_PORT, ENV_APP_PORT},
+    };
+
+    use super::*;
+
+    /// Reads a configuration from `vars`, plus the app token `localdapr run` always gives.
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars: HashMap<_, _> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.entry(ENV_APP_API_TOKEN.to_string())
+            .or_insert_with(|| "app-token".to_string());
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_work_under_localdapr() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.settings.app_address.port(), DEFAULT_APP_PORT);
+        assert_eq!(config.state_store, "statestore");
+        assert_eq!(config.pubsub, "pubsub");
+        assert_eq!(config.late_after, Duration::from_secs(60));
+        assert_eq!(
+            config.trusted_callers.apps(),
+            [(CallerRole::Gateway, "gateway".to_string())]
+        );
+    }
+
+    #[test]
+    fn without_an_app_token_it_refuses_to_start_unless_insecure_is_asked_for() {
+        let refused = config(&[(ENV_APP_API_TOKEN, "")]).unwrap_err();
+        assert_eq!(refused.variable, ENV_APP_API_TOKEN);
+        let insecure = config(&[
+            (ENV_APP_API_TOKEN, ""),
+            (ENV_ALLOW_INSECURE_NO_APP_TOKEN, "true"),
+        ])
+        .unwrap();
+        assert!(insecure.trusted_callers.accepts_unverified_calls());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            (ENV_APP_PORT, "http"),
+            (ENV_ADMIN_PORT, "99999"),
+            (ENV_REMINDER_LATE_AFTER_SECONDS, "0"),
+            (ENV_REMINDER_LATE_AFTER_SECONDS, "a minute"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "case {variable}={value}");
+        }
+    }
+}
