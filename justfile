@@ -66,6 +66,7 @@ test: python-tools
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/notification-smoke.sh
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:

@@ -46,13 +46,16 @@ impl Interceptor for Bearer {
     }
 }
 
-/// Every `ReminderDue` the subscriber received, with when it arrived.
+/// A `ReminderDue` the subscriber received, and when it arrived.
+pub type Arrival = (proto::ReminderDue, DateTime<Utc>);
+
+/// Every `ReminderDue` the subscriber received.
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<(proto::ReminderDue, DateTime<Utc>)>>>);
+pub struct Received(Arc<Mutex<Vec<Arrival>>>);
 
 impl Received {
     /// The events for `task_id`, in arrival order.
-    pub fn for_task(&self, task_id: &str) -> Vec<(proto::ReminderDue, DateTime<Utc>)> {
+    pub fn for_task(&self, task_id: &str) -> Vec<Arrival> {
         self.0
             .lock()
             .unwrap()
