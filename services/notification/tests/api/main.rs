@@ -7,5 +7,6 @@
 mod test_app;
 
 mod access;
+mod events;
 mod notifications;
 mod reminders;
