@@ -50,6 +50,13 @@ async fn a_reminder_set_two_seconds_ahead_is_listed_and_published_within_a_secon
     );
     assert_eq!(event.remind_time, Some(utc_to_timestamp(at)));
     assert_eq!(app.list(&ada).await.unread_count, 1);
+    let metrics = app.admin_get("/metrics").await;
+    for line in [
+        "todo_notification_reminder_lateness_seconds_count",
+        "todo_notification_reminders_fired_total{late=\"false\"}",
+    ] {
+        assert!(metrics.contains(line), "/metrics has no {line}:\n{metrics}");
+    }
 }
 
 #[tokio::test]

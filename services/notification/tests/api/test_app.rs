@@ -198,6 +198,25 @@ impl TestApp {
         NotificationServiceClient::new(self.authorized(&user.access_token))
     }
 
+    /// The body of `GET path` on notification's admin port (`/metrics`, `/readyz`).
+    pub async fn admin_get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let (address, path) = (self.notification.admin_address, path.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+        .await
+        .unwrap()
+    }
+
     /// Signs up a fresh user.
     pub async fn new_user(&self) -> TestUser {
         let response = AuthServiceClient::new(self.channel.clone())
