@@ -46,14 +46,18 @@ impl From<Error> for Status {
     }
 }
 
+/// Any failed sidecar call is retried, even one the sidecar calls `Internal` (a store error is
+/// often passing): the Resiliency policy and the job's failure policy bound the retries. Only a
+/// value that cannot be encoded or decoded is poison.
 impl From<Error> for HandlerError {
     fn from(error: Error) -> Self {
         match &error {
-            Error::Store(store) if !store.is_transient() && !store.is_conflict() => {
-                HandlerError::poison(error)
+            Error::Store(StoreError::Corrupt { .. } | StoreError::Encode(_))
+            | Error::Validation(_)
+            | Error::Unauthenticated(_) => HandlerError::poison(error),
+            Error::Contention { .. } | Error::Store(StoreError::Dapr { .. }) => {
+                HandlerError::transient(error)
             }
-            Error::Validation(_) | Error::Unauthenticated(_) => HandlerError::poison(error),
-            Error::Contention { .. } | Error::Store(_) => HandlerError::transient(error),
         }
     }
 }
@@ -72,6 +76,16 @@ mod tests {
                 endpoint: "http://10.0.0.7:50001".into(),
                 waited: std::time::Duration::from_secs(60),
                 last_error: Box::new(Status::unavailable("connection refused")),
+            },
+        })
+    }
+
+    fn store_failed() -> Error {
+        Error::Store(StoreError::Dapr {
+            operation: "write firing",
+            source: DaprError::Call {
+                operation: "ExecuteStateTransaction",
+                status: Box::new(Status::internal("database is locked")),
             },
         })
     }
@@ -111,6 +125,12 @@ mod tests {
                 Code::Unavailable,
                 EventOutcome::Retry,
             ),
+            (
+                "store failed",
+                store_failed(),
+                Code::Internal,
+                EventOutcome::Retry,
+            ),
             ("corrupt", corrupt(), Code::Internal, EventOutcome::Drop),
         ];
         for (case, error, code, outcome) in cases {
@@ -140,6 +160,10 @@ mod tests {
                     attempts: *attempts,
                 },
                 Error::Store(StoreError::Corrupt { .. }) => corrupt(),
+                Error::Store(StoreError::Dapr {
+                    source: DaprError::Call { .. },
+                    ..
+                }) => store_failed(),
                 Error::Store(_) => sidecar_unreachable(),
             }
         }

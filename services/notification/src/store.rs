@@ -66,11 +66,6 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Dapr { source, .. } if source.is_etag_conflict())
     }
-
-    /// Whether a later attempt may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Dapr { source, .. } if source.is_transient())
-    }
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(DaprError) -> StoreError {
