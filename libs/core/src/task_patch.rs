@@ -135,7 +135,9 @@ impl TaskPatch {
 /// The rules between fields are checked on the result: a due time and a time zone come together,
 /// a recurrence and a reminder before the due time need a due time, and a reminder whose fire time
 /// changes must not fire before `now`. (A reminder left as it was may lie in the past: it fired.)
-/// A task that becomes recurring starts a series named after itself.
+/// A task that becomes recurring starts a series named after itself. When the due time or the
+/// recurrence changes, the recurrence keeps the new due time's local time of day (unless the
+/// update sets `recurrence.time_of_day` itself), and its rule must occur after the due time.
 ///
 /// # Errors
 /// Violations of `time_zone`, `recurrence`, `reminder` and `reminder.before_due`; or of a stored
@@ -163,7 +165,6 @@ pub fn apply_patch(
     let changes = &patch.changes;
     let due_time = changes.due_time.unwrap_or(stored_due.map(|due| due.time));
     let zone = changes.time_zone.unwrap_or(stored_due.map(|due| due.zone));
-    let recurrence = changes.recurrence.clone().unwrap_or(stored_recurrence);
     let reminder = changes.reminder.unwrap_or(stored_reminder);
     // `None` when the due time and zone do not pair up; the rules below would only repeat that.
     let due = match (due_time, zone) {
@@ -181,6 +182,23 @@ pub fn apply_patch(
     let Some(due) = due else {
         return Err(violations.into_error());
     };
+    // The series' time of day follows the due time when it moves, unless the update sets one.
+    let due_moves = patch.touches(PatchField::DueTime) || patch.touches(PatchField::TimeZone);
+    let sets_recurrence = patch.touches(PatchField::Recurrence);
+    let recurrence = match &changes.recurrence {
+        Some(recurrence) => recurrence.clone(),
+        None if due_moves => stored_recurrence.map(|recurrence| Recurrence {
+            time_of_day: None,
+            ..recurrence
+        }),
+        None => stored_recurrence,
+    };
+    let recurrence = match (recurrence, &due) {
+        (Some(recurrence), Some(due)) if due_moves || sets_recurrence => {
+            Some(recurrence.with_time_of_day_from(due))
+        }
+        (recurrence, _) => recurrence,
+    };
     let old_fire_time =
         stored_reminder.and_then(|reminder| reminder.fire_time(stored_due.as_ref()));
     let new_fire_time = reminder.and_then(|reminder| reminder.fire_time(due.as_ref()));
@@ -190,6 +208,7 @@ pub fn apply_patch(
         recurrence.as_ref(),
         reminder.as_ref(),
         check_past_at,
+        due_moves || sets_recurrence,
     ));
     violations.into_result()?;
 
@@ -212,7 +231,7 @@ pub fn apply_patch(
             .map(|due| due.zone.name().to_owned())
             .unwrap_or_default();
     }
-    if let Some(recurrence) = &changes.recurrence {
+    if due_moves || sets_recurrence {
         updated.recurrence = recurrence.as_ref().map(Recurrence::to_proto);
     }
     if let Some(reminder) = &changes.reminder {
@@ -402,6 +421,7 @@ mod tests {
         let recurrence = Some(proto::Recurrence {
             rule: Some(proto::recurrence::Rule::Rrule("freq=weekly".into())),
             anchor: 0,
+            time_of_day: String::new(),
         });
         let patch = TaskPatch::from_request(&request(
             Task {
