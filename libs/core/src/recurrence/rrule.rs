@@ -417,9 +417,9 @@ mod tests {
                             join(months.iter().map(ToString::to_string).collect())
                         );
                     }
-                    if !positions.is_empty()
-                        && !(weekdays.is_empty() && month_days.is_empty() && months.is_empty())
-                    {
+                    let picks_days =
+                        !(weekdays.is_empty() && month_days.is_empty() && months.is_empty());
+                    if !positions.is_empty() && picks_days {
                         text += &format!(
                             ";BYSETPOS={}",
                             join(positions.iter().map(ToString::to_string).collect())
