@@ -412,6 +412,12 @@ mod tests {
                 Err("recurrence.rrule"),
             ),
             (
+                "the 30th of every twelfth month, from february",
+                recurrence("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30", None),
+                due("2026-02-10T09:00:00-05:00", new_york),
+                Err("recurrence.rrule"),
+            ),
+            (
                 "a fifth monday only in february",
                 recurrence("FREQ=YEARLY;BYMONTH=2;BYDAY=5MO", None),
                 due("2026-01-10T09:00:00-05:00", new_york),

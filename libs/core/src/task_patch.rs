@@ -443,4 +443,96 @@ mod tests {
             Some(utc_to_timestamp(now() + TimeDelta::minutes(1)))
         );
     }
+    #[test]
+    fn the_time_of_day_follows_the_due_time_unless_the_update_sets_it() {
+        let stored = stored_recurring_task();
+        let time_of_day = |task: &Task| {
+            task.recurrence
+                .as_ref()
+                .map(|recurrence| recurrence.time_of_day.clone())
+        };
+        assert_eq!(time_of_day(&stored).as_deref(), Some("09:00:00"));
+        let at = now() + TimeDelta::minutes(1);
+        let in_paris = |text: &str| Some(utc_to_timestamp(utc(text)));
+        let with_rule = |time_of_day: &str| {
+            Some(proto::Recurrence {
+                rule: Some(proto::recurrence::Rule::Rrule("FREQ=DAILY".into())),
+                anchor: 0,
+                time_of_day: time_of_day.into(),
+            })
+        };
+        let cases = [
+            (
+                "title only",
+                Task {
+                    title: "t".into(),
+                    ..Task::default()
+                },
+                vec!["title"],
+                Ok("09:00:00"),
+            ),
+            (
+                "due time moves",
+                Task {
+                    due_time: in_paris("2026-03-05T18:30:00+01:00"),
+                    ..Task::default()
+                },
+                vec!["due_time"],
+                Ok("18:30:00"),
+            ),
+            (
+                "a new rule takes the due time's",
+                Task {
+                    recurrence: with_rule(""),
+                    ..Task::default()
+                },
+                vec!["recurrence"],
+                Ok("09:00:00"),
+            ),
+            (
+                "a time of day a gap moved to the due time",
+                Task {
+                    due_time: in_paris("2026-03-29T03:00:00+02:00"),
+                    recurrence: with_rule("02:30:00"),
+                    ..Task::default()
+                },
+                vec!["due_time", "recurrence"],
+                Ok("02:30:00"),
+            ),
+            (
+                "a time of day that is not the due time's",
+                Task {
+                    recurrence: with_rule("10:00:00"),
+                    ..Task::default()
+                },
+                vec!["recurrence"],
+                Err(vec!["recurrence.time_of_day"]),
+            ),
+        ];
+        for (case, changes, paths, expected) in cases {
+            let patch = TaskPatch::from_request(&request(
+                Task {
+                    id: stored.id.clone(),
+                    ..changes
+                },
+                &paths,
+            ))
+            .unwrap();
+            let updated = apply_patch(&stored, &patch, at);
+            let result = updated
+                .as_ref()
+                .map(|task| time_of_day(task).unwrap_or_default())
+                .map_err(|error| {
+                    error
+                        .fields()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                });
+            let expected = expected
+                .map(str::to_owned)
+                .map_err(|fields| fields.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(result, expected, "case: {case}");
+        }
+    }
 }

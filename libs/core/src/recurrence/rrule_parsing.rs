@@ -95,7 +95,7 @@ impl Rrule {
     /// # Errors
     /// An [`RruleError`] naming the first part that is wrong or unsupported, or saying that the
     /// rule can never occur because its months and days never meet. (Whether a rule occurs after
-    /// a given due time is [`Recurrence::check_occurs`](super::Recurrence::check_occurs).)
+    /// a given due time is [`Recurrence::check_against`](super::Recurrence::check_against).)
     pub fn parse(input: &str) -> Result<Self, RruleError> {
         let input = input.trim();
         if input.is_empty() {
