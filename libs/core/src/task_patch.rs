@@ -135,7 +135,9 @@ impl TaskPatch {
 /// The rules between fields are checked on the result: a due time and a time zone come together,
 /// a recurrence and a reminder before the due time need a due time, and a reminder whose fire time
 /// changes must not fire before `now`. (A reminder left as it was may lie in the past: it fired.)
-/// A task that becomes recurring starts a series named after itself.
+/// A task that becomes recurring starts a series named after itself. When the due time or the
+/// recurrence changes, the recurrence keeps the new due time's local time of day (unless the
+/// update sets `recurrence.time_of_day` itself), and its rule must occur after the due time.
 ///
 /// # Errors
 /// Violations of `time_zone`, `recurrence`, `reminder` and `reminder.before_due`; or of a stored
@@ -163,7 +165,6 @@ pub fn apply_patch(
     let changes = &patch.changes;
     let due_time = changes.due_time.unwrap_or(stored_due.map(|due| due.time));
     let zone = changes.time_zone.unwrap_or(stored_due.map(|due| due.zone));
-    let recurrence = changes.recurrence.clone().unwrap_or(stored_recurrence);
     let reminder = changes.reminder.unwrap_or(stored_reminder);
     // `None` when the due time and zone do not pair up; the rules below would only repeat that.
     let due = match (due_time, zone) {
@@ -181,6 +182,23 @@ pub fn apply_patch(
     let Some(due) = due else {
         return Err(violations.into_error());
     };
+    // The series' time of day follows the due time when it moves, unless the update sets one.
+    let due_moves = patch.touches(PatchField::DueTime) || patch.touches(PatchField::TimeZone);
+    let sets_recurrence = patch.touches(PatchField::Recurrence);
+    let recurrence = match &changes.recurrence {
+        Some(recurrence) => recurrence.clone(),
+        None if due_moves => stored_recurrence.map(|recurrence| Recurrence {
+            time_of_day: None,
+            ..recurrence
+        }),
+        None => stored_recurrence,
+    };
+    let recurrence = match (recurrence, &due) {
+        (Some(recurrence), Some(due)) if due_moves || sets_recurrence => {
+            Some(recurrence.with_time_of_day_from(due))
+        }
+        (recurrence, _) => recurrence,
+    };
     let old_fire_time =
         stored_reminder.and_then(|reminder| reminder.fire_time(stored_due.as_ref()));
     let new_fire_time = reminder.and_then(|reminder| reminder.fire_time(due.as_ref()));
@@ -190,6 +208,7 @@ pub fn apply_patch(
         recurrence.as_ref(),
         reminder.as_ref(),
         check_past_at,
+        due_moves || sets_recurrence,
     ));
     violations.into_result()?;
 
@@ -212,7 +231,7 @@ pub fn apply_patch(
             .map(|due| due.zone.name().to_owned())
             .unwrap_or_default();
     }
-    if let Some(recurrence) = &changes.recurrence {
+    if due_moves || sets_recurrence {
         updated.recurrence = recurrence.as_ref().map(Recurrence::to_proto);
     }
     if let Some(reminder) = &changes.reminder {
@@ -402,6 +421,7 @@ mod tests {
         let recurrence = Some(proto::Recurrence {
             rule: Some(proto::recurrence::Rule::Rrule("freq=weekly".into())),
             anchor: 0,
+            time_of_day: String::new(),
         });
         let patch = TaskPatch::from_request(&request(
             Task {
@@ -422,5 +442,97 @@ mod tests {
             updated.update_time,
             Some(utc_to_timestamp(now() + TimeDelta::minutes(1)))
         );
+    }
+    #[test]
+    fn the_time_of_day_follows_the_due_time_unless_the_update_sets_it() {
+        let stored = stored_recurring_task();
+        let time_of_day = |task: &Task| {
+            task.recurrence
+                .as_ref()
+                .map(|recurrence| recurrence.time_of_day.clone())
+        };
+        assert_eq!(time_of_day(&stored).as_deref(), Some("09:00:00"));
+        let at = now() + TimeDelta::minutes(1);
+        let in_paris = |text: &str| Some(utc_to_timestamp(utc(text)));
+        let with_rule = |time_of_day: &str| {
+            Some(proto::Recurrence {
+                rule: Some(proto::recurrence::Rule::Rrule("FREQ=DAILY".into())),
+                anchor: 0,
+                time_of_day: time_of_day.into(),
+            })
+        };
+        let cases = [
+            (
+                "title only",
+                Task {
+                    title: "t".into(),
+                    ..Task::default()
+                },
+                vec!["title"],
+                Ok("09:00:00"),
+            ),
+            (
+                "due time moves",
+                Task {
+                    due_time: in_paris("2026-03-05T18:30:00+01:00"),
+                    ..Task::default()
+                },
+                vec!["due_time"],
+                Ok("18:30:00"),
+            ),
+            (
+                "a new rule takes the due time's",
+                Task {
+                    recurrence: with_rule(""),
+                    ..Task::default()
+                },
+                vec!["recurrence"],
+                Ok("09:00:00"),
+            ),
+            (
+                "a time of day a gap moved to the due time",
+                Task {
+                    due_time: in_paris("2026-03-29T03:00:00+02:00"),
+                    recurrence: with_rule("02:30:00"),
+                    ..Task::default()
+                },
+                vec!["due_time", "recurrence"],
+                Ok("02:30:00"),
+            ),
+            (
+                "a time of day that is not the due time's",
+                Task {
+                    recurrence: with_rule("10:00:00"),
+                    ..Task::default()
+                },
+                vec!["recurrence"],
+                Err(vec!["recurrence.time_of_day"]),
+            ),
+        ];
+        for (case, changes, paths, expected) in cases {
+            let patch = TaskPatch::from_request(&request(
+                Task {
+                    id: stored.id.clone(),
+                    ..changes
+                },
+                &paths,
+            ))
+            .unwrap();
+            let updated = apply_patch(&stored, &patch, at);
+            let result = updated
+                .as_ref()
+                .map(|task| time_of_day(task).unwrap_or_default())
+                .map_err(|error| {
+                    error
+                        .fields()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                });
+            let expected = expected
+                .map(str::to_owned)
+                .map_err(|fields| fields.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(result, expected, "case: {case}");
+        }
     }
 }

@@ -11,6 +11,7 @@ mod corrupt_bucket;
 mod events;
 mod isolation;
 mod listing;
+mod recurrence;
 mod startup;
 mod tasks;
 mod validation;

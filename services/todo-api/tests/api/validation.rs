@@ -106,6 +106,7 @@ async fn each_create_rule_reports_its_field_path() {
                 recurrence: Some(proto::Recurrence {
                     rule: Some(recurrence::Rule::Preset(1)),
                     anchor: 0,
+                    time_of_day: String::new(),
                 }),
                 ..titled("t")
             },
@@ -117,10 +118,37 @@ async fn each_create_rule_reports_its_field_path() {
                 recurrence: Some(proto::Recurrence {
                     rule: Some(recurrence::Rule::Rrule("FREQ=SECONDLY".into())),
                     anchor: 0,
+                    time_of_day: String::new(),
                 }),
                 ..titled("t")
             }),
             "recurrence.rrule",
+        ),
+        (
+            "rrule that never occurs",
+            due(proto::CreateTaskRequest {
+                recurrence: Some(proto::Recurrence {
+                    rule: Some(recurrence::Rule::Rrule(
+                        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30".into(),
+                    )),
+                    anchor: 0,
+                    time_of_day: String::new(),
+                }),
+                ..titled("t")
+            }),
+            "recurrence.rrule",
+        ),
+        (
+            "time of day that is not the due time's",
+            due(proto::CreateTaskRequest {
+                recurrence: Some(proto::Recurrence {
+                    rule: Some(recurrence::Rule::Preset(1)),
+                    anchor: 0,
+                    time_of_day: "25:00:00".into(),
+                }),
+                ..titled("t")
+            }),
+            "recurrence.time_of_day",
         ),
         (
             "reminder before due without due time",
@@ -335,6 +363,7 @@ fn arbitrary_create() -> impl Strategy<Value = proto::CreateTaskRequest> {
                 recurrence: rule.map(|rule| proto::Recurrence {
                     rule: Some(rule),
                     anchor: 0,
+                    time_of_day: String::new(),
                 }),
                 request_id,
                 ..Default::default()
