@@ -7,7 +7,7 @@ use crate::{
     due::Due,
     ids::{SeriesId, TaskId, UserId},
     new_task::NewTask,
-    recurrence::{Recurrence, next_occurrence},
+    recurrence::{Anchor, Recurrence, next_occurrence},
     reminder::Reminder,
     violation::{FieldViolation, ValidationError, Violations},
 };
@@ -16,7 +16,8 @@ use crate::{
 /// when the task does not recur or its series is over.
 ///
 /// The draft keeps the title, description, priority, tags, recurrence and zone; it is due at
-/// [`next_occurrence`]; its reminder keeps its offset before the due time, or moves an absolute
+/// [`next_occurrence`], and in [`Anchor::DueDate`] mode a late completion skips the occurrences
+/// already past at `completed_at` (see [`next_due_time`]); its reminder keeps its offset before the due time, or moves an absolute
 /// time by as much as the due time moved. It continues the task's series (the task's own id for a
 /// series' first task) at `occurrence_index + 1`, so [`NewTask::task_id`] is
 /// [`TaskId::for_occurrence`]: a redelivered completion yields the same id.
@@ -65,13 +66,8 @@ pub fn next_occurrence_of(
     let Some(next_index) = task.occurrence_index.checked_add(1) else {
         return Ok(None);
     };
-    let Some(next_due_time) = next_occurrence(
-        &recurrence.rule,
-        recurrence.anchor,
-        &due,
-        completed_at,
-        task.occurrence_index,
-    ) else {
+    let Some(next_due_time) = next_due_time(&recurrence, &due, completed_at, task.occurrence_index)
+    else {
         return Ok(None);
     };
     let shift = next_due_time.signed_duration_since(due.time);
@@ -94,6 +90,48 @@ pub fn next_occurrence_of(
         occurrence_index: next_index,
     };
     NewTask::from_request(&request, user_id, completed_at).map(Some)
+}
+
+/// The most past occurrences a late completion skips; beyond it (a daily task completed
+/// centuries late) the occurrence is due in the past, which a user can still see and complete.
+const MAX_SKIPPED_OCCURRENCES: u32 = 100_000;
+
+/// When the occurrence after `due` is due: [`next_occurrence`], except that in
+/// [`Anchor::DueDate`] mode a completion after the next due time jumps to the first occurrence
+/// after `completed_at` (the issue: "completing late jumps to the first occurrence after now"),
+/// so a task done late is not followed by tasks that are already overdue.
+///
+/// Skipped dates do not count toward `COUNT`: a series has `COUNT` tasks. `UNTIL` still ends
+/// it. The index stays `occurrence_index + 1` whatever was skipped, so completing the same
+/// occurrence again later (reopened in between) yields the same task id, never a second task.
+fn next_due_time(
+    recurrence: &Recurrence,
+    due: &Due,
+    completed_at: DateTime<Utc>,
+    occurrence_index: u32,
+) -> Option<DateTime<Utc>> {
+    let next = |after: &Due| {
+        next_occurrence(
+            &recurrence.rule,
+            recurrence.anchor,
+            after,
+            completed_at,
+            occurrence_index,
+        )
+    };
+    let mut next_due_time = next(due)?;
+    if recurrence.anchor == Anchor::DueDate {
+        for _ in 0..MAX_SKIPPED_OCCURRENCES {
+            if next_due_time > completed_at {
+                break;
+            }
+            next_due_time = next(&Due {
+                time: next_due_time,
+                zone: due.zone,
+            })?;
+        }
+    }
+    Some(next_due_time)
 }
 
 #[cfg(test)]
@@ -159,6 +197,78 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(once.task_id(), again.task_id());
+    }
+
+    #[test]
+    fn a_late_completion_jumps_to_the_first_occurrence_after_it() {
+        let rrule = |text: &str, anchor: proto::RecurrenceAnchor| {
+            Some(proto::Recurrence {
+                rule: Some(proto::recurrence::Rule::Rrule(text.into())),
+                anchor: anchor as i32,
+            })
+        };
+        let due_date = proto::RecurrenceAnchor::DueDate;
+        // Due 2026-03-02 09:00 Paris, index 0; completed on the 10th.
+        let cases = [
+            (
+                "daily, due-date mode, at 20:00 jumps to the next morning",
+                rrule("FREQ=DAILY", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+            (
+                "daily, due-date mode, before 09:00 takes that morning",
+                rrule("FREQ=DAILY", due_date),
+                "2026-03-10T08:00:00+01:00",
+                Some("2026-03-10T09:00:00+01:00"),
+            ),
+            (
+                "weekly keeps the weekday (Mondays)",
+                rrule("FREQ=WEEKLY", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-16T09:00:00+01:00"),
+            ),
+            (
+                "skipped dates do not use up COUNT",
+                rrule("FREQ=DAILY;COUNT=2", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+            (
+                "UNTIL before the completion ends the series",
+                rrule("FREQ=DAILY;UNTIL=20260305", due_date),
+                "2026-03-10T20:00:00+01:00",
+                None,
+            ),
+            (
+                "completion mode is unchanged",
+                rrule("FREQ=DAILY", proto::RecurrenceAnchor::Completion),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+        ];
+        for (case, recurrence, completed_at, expected) in cases {
+            let task = Task {
+                recurrence,
+                ..stored_recurring_task()
+            };
+            let next = next_occurrence_of(&task, utc(completed_at)).unwrap();
+            assert_eq!(
+                next.as_ref()
+                    .and_then(|next| next.due())
+                    .map(|due| due.time),
+                expected.map(utc),
+                "case: {case}"
+            );
+            if let Some(next) = next {
+                let series = SeriesId::parse(&task.id).unwrap();
+                assert_eq!(
+                    next.task_id(),
+                    TaskId::for_occurrence(&series, 1),
+                    "case: {case}"
+                );
+            }
+        }
     }
 
     #[test]
