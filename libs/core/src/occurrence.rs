@@ -17,8 +17,8 @@ use crate::{
 ///
 /// The draft keeps the title, description, priority, tags, recurrence and zone; it is due at
 /// [`next_occurrence`], and in [`Anchor::DueDate`] mode a late completion skips the occurrences
-/// already past at `completed_at` (see [`next_due_time`]); its reminder keeps its offset before the due time, or moves an absolute
-/// time by as much as the due time moved. It continues the task's series (the task's own id for a
+/// already past at `completed_at` (skipped dates do not use up `COUNT`); its reminder keeps its
+/// offset before the due time, or moves an absolute time by as much as the due time moved. It continues the task's series (the task's own id for a
 /// series' first task) at `occurrence_index + 1`, so [`NewTask::task_id`] is
 /// [`TaskId::for_occurrence`]: a redelivered completion yields the same id.
 ///
