@@ -160,6 +160,79 @@ mod tests {
     }
 
     #[test]
+    fn a_late_completion_jumps_to_the_first_occurrence_after_it() {
+        let rrule = |text: &str, anchor: proto::RecurrenceAnchor| {
+            Some(proto::Recurrence {
+                rule: Some(proto::recurrence::Rule::Rrule(text.into())),
+                anchor: anchor as i32,
+                ..Default::default()
+            })
+        };
+        let due_date = proto::RecurrenceAnchor::DueDate;
+        // Due 2026-03-02 09:00 Paris, index 0; completed on the 10th.
+        let cases = [
+            (
+                "daily, due-date mode, at 20:00 jumps to the next morning",
+                rrule("FREQ=DAILY", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+            (
+                "daily, due-date mode, before 09:00 takes that morning",
+                rrule("FREQ=DAILY", due_date),
+                "2026-03-10T08:00:00+01:00",
+                Some("2026-03-10T09:00:00+01:00"),
+            ),
+            (
+                "weekly keeps the weekday (Mondays)",
+                rrule("FREQ=WEEKLY", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-16T09:00:00+01:00"),
+            ),
+            (
+                "skipped dates do not use up COUNT",
+                rrule("FREQ=DAILY;COUNT=2", due_date),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+            (
+                "UNTIL before the completion ends the series",
+                rrule("FREQ=DAILY;UNTIL=20260305", due_date),
+                "2026-03-10T20:00:00+01:00",
+                None,
+            ),
+            (
+                "completion mode is unchanged",
+                rrule("FREQ=DAILY", proto::RecurrenceAnchor::Completion),
+                "2026-03-10T20:00:00+01:00",
+                Some("2026-03-11T09:00:00+01:00"),
+            ),
+        ];
+        for (case, recurrence, completed_at, expected) in cases {
+            let task = Task {
+                recurrence,
+                ..stored_recurring_task()
+            };
+            let next = next_occurrence_of(&task, utc(completed_at)).unwrap();
+            assert_eq!(
+                next.as_ref()
+                    .and_then(|next| next.due())
+                    .map(|due| due.time),
+                expected.map(utc),
+                "case: {case}"
+            );
+            if let Some(next) = next {
+                let series = SeriesId::parse(&task.id).unwrap();
+                assert_eq!(
+                    next.task_id(),
+                    TaskId::for_occurrence(&series, 1),
+                    "case: {case}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_absolute_reminder_moves_with_the_due_time() {
         let reminder = proto::Reminder {
             trigger: Some(proto::reminder::Trigger::RemindTime(utc_to_timestamp(utc(
