@@ -23,7 +23,7 @@ pub struct GrpcWebWatch {
 /// What the next frame held.
 #[derive(Debug)]
 pub enum Frame {
-    Message(WatchTasksResponse),
+    Message(Box<WatchTasksResponse>),
     Trailers(String),
 }
 
@@ -100,7 +100,9 @@ impl GrpcWebWatch {
                     let flag = self.body[0];
                     let payload: Vec<u8> = self.body.drain(..5 + length).skip(5).collect();
                     return if flag & 0x80 == 0 {
-                        Frame::Message(WatchTasksResponse::decode(payload.as_slice()).unwrap())
+                        Frame::Message(Box::new(
+                            WatchTasksResponse::decode(payload.as_slice()).unwrap(),
+                        ))
                     } else {
                         Frame::Trailers(String::from_utf8(payload).unwrap())
                     };
@@ -116,7 +118,7 @@ impl GrpcWebWatch {
             .await
             .expect("a frame in time")
         {
-            Frame::Message(message) => message,
+            Frame::Message(message) => *message,
             Frame::Trailers(trailers) => panic!("the stream ended: {trailers}"),
         }
     }

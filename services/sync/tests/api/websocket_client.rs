@@ -18,7 +18,7 @@ pub struct WebSocketWatch {
 /// What the gateway sent next.
 #[derive(Debug)]
 pub enum Received {
-    Item(WatchTasksResponse),
+    Item(Box<WatchTasksResponse>),
     Closed { code: u16, reason: String },
 }
 
@@ -58,7 +58,7 @@ impl WebSocketWatch {
                         todo_proto::json::from_json(text.as_bytes()).unwrap_or_else(|error| {
                             panic!("not a WatchTasksResponse: {text}: {error}")
                         });
-                    return Received::Item(item);
+                    return Received::Item(Box::new(item));
                 }
                 Message::Close(frame) => {
                     let (code, reason) = frame
@@ -75,7 +75,7 @@ impl WebSocketWatch {
     /// The next item; panics on a close.
     pub async fn next_item(&mut self) -> WatchTasksResponse {
         match self.receive().await {
-            Received::Item(item) => item,
+            Received::Item(item) => *item,
             closed => panic!("the socket closed: {closed:?}"),
         }
     }
