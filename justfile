@@ -68,6 +68,11 @@ test: python-tools
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/notification-smoke.sh
 
+# Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
+# line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.
+bench scenario="watch-latency" *args="":
+    cargo run --release --locked -p bench -- {{scenario}} {{args}}
+
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:
     #!/usr/bin/env bash

@@ -46,8 +46,9 @@ pub use todo_telemetry::testsuite::wait_until;
 pub const SUITE_SECRET: &str = "todo-suite";
 
 /// The suite's components as the services expect them locally: `statestore` (outbox to
-/// `task-events` on `pubsub`), `pubsub`, and `secretstore` reading `secrets.json` (multi-valued,
-/// like a Kubernetes Secret). `{secrets_file}` is replaced with the file's path.
+/// `task-events` on `pubsub`), `pubsub`, `pubsub-sync` (`pubsub`'s topics with a consumer
+/// group per instance, for sync), and `secretstore` reading `secrets.json` (multi-valued, like
+/// a Kubernetes Secret). `{secrets_file}` is replaced with the file's path.
 pub const SUITE_COMPONENTS: &str = r#"
 apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -73,6 +74,21 @@ metadata:
 spec:
   type: pubsub.in-memory
   version: v1
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub-sync
+spec:
+  type: pubsub.in-memory
+  version: v1
+  metadata:
+    - name: consumerID
+      value: "{podName}"
+    - name: localdaprTopicsOf
+      value: pubsub
+scopes:
+  - sync
 ---
 apiVersion: dapr.io/v1alpha1
 kind: Component

@@ -11,6 +11,8 @@
 //!   and call the owning service with the user id and the deadline.
 //! - [`auth`]: accounts and sessions — `AuthApi` (the `AuthService` impl) over sign up, sign in,
 //!   refresh, sign out and `Me`; passwords, access and refresh tokens, the sign-in limit.
+//! - [`websocket`]: `/ws`, `WatchTasks` for browsers over a WebSocket (token in the first
+//!   message, proto3 JSON frames, close codes that say why).
 //! - [`deadline`]: `grpc-timeout` parsing and capping.
 //! - `error`: the gateway's errors and their single mapping to gRPC statuses.
 //! - [`metrics`]: sign-in, sign-up, token-reuse and token-rejection counters.
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod server;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+pub mod websocket;
 
 pub use config::Config;
 pub use forwarding::Forwarder;

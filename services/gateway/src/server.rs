@@ -28,6 +28,7 @@ use crate::{
     edge,
     error::Error,
     forwarding::{Forwarder, Upstreams},
+    websocket,
 };
 
 /// The key of the JWT signing key inside the suite's secret.
@@ -94,10 +95,10 @@ pub async fn run(
         .grpc_service(TaskServiceServer::new(forwarder.clone()))
         .grpc_service(AuditServiceServer::new(forwarder.clone()))
         .grpc_service(NotificationServiceServer::new(forwarder.clone()))
-        .grpc_service(SyncServiceServer::new(forwarder))
+        .grpc_service(SyncServiceServer::new(forwarder.clone()))
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
         .grpc_web()
-        .http_routes(edge::routes(config.frontend_dir.clone()))
+        .http_routes(edge::routes(config.frontend_dir.clone()).merge(websocket::routes(forwarder)))
         .shutdown_grace(config.settings.shutdown_grace)
         .shutdown_delay(config.settings.shutdown_delay)
         .notify_shutdown(shutting_down)

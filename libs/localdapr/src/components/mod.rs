@@ -105,6 +105,13 @@ impl ComponentKind {
     }
 }
 
+/// localdapr's own metadata of a `pubsub.in-memory` component: the name of another pubsub
+/// component whose topics this one shares, as two Kafka components with the same `brokers` do.
+/// Its own consumer groups (`consumerID: "{podName}"`, say) still apply, so a component scoped
+/// to one app gives each of its instances every event of the shared topics. The real Dapr's
+/// in-memory broker ignores the key (and is per sidecar anyway).
+pub const TOPICS_OF_METADATA: &str = "localdaprTopicsOf";
+
 /// One loaded component.
 #[derive(Clone, Debug)]
 pub struct Component {
@@ -140,6 +147,14 @@ impl Component {
         self.metadata
             .get(&key.to_ascii_lowercase())
             .map(String::as_str)
+    }
+
+    /// The topic log this pubsub reads and writes: the component named by its
+    /// [`TOPICS_OF_METADATA`] metadata, else its own name.
+    pub fn topics_log(&self) -> &str {
+        self.raw_metadata(TOPICS_OF_METADATA)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(&self.name)
     }
 
     /// A boolean metadata value; absent or unparsable is `default`.
@@ -292,6 +307,15 @@ impl Resources {
         self.subscriptions
             .iter()
             .filter(move |s| s.applies_to(app_id))
+    }
+
+    /// The topic log of the pubsub component `name` ([`Component::topics_log`]); `name` itself
+    /// when there is no such component.
+    pub fn pubsub_log<'a>(&'a self, name: &'a str) -> &'a str {
+        self.components
+            .iter()
+            .find(|c| c.name == name && c.kind == ComponentKind::PubsubInMemory)
+            .map_or(name, Component::topics_log)
     }
 
     /// The components of `kind` that `app_id` may use.

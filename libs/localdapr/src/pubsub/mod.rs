@@ -204,7 +204,8 @@ impl PubSub {
             &request.pubsub_name,
             &request.topic,
         )?;
-        let message = publish::message(&Publication {
+        let log = self.resources.pubsub_log(&request.pubsub_name).to_string();
+        let mut message = publish::message(&Publication {
             app_id,
             pubsub: &request.pubsub_name,
             topic: &request.topic,
@@ -214,6 +215,7 @@ impl PubSub {
             trace: &trace,
             now: Utc::now(),
         })?;
+        message.pubsub = log;
         let appended = self.append(vec![message]).await;
         metrics::record_egress(
             app_id,
@@ -267,7 +269,7 @@ impl PubSub {
             }
             let mut metadata = request.metadata.clone();
             metadata.extend(entry.metadata.clone());
-            messages.push(publish::message(&Publication {
+            let mut message = publish::message(&Publication {
                 app_id,
                 pubsub: &request.pubsub_name,
                 topic: &request.topic,
@@ -276,7 +278,9 @@ impl PubSub {
                 metadata: &metadata,
                 trace: &trace,
                 now,
-            })?);
+            })?;
+            message.pubsub = self.resources.pubsub_log(&request.pubsub_name).to_string();
+            messages.push(message);
         }
         let count = messages.len();
         let appended = self.append(messages).await;
@@ -344,9 +348,11 @@ impl PubSub {
         log::append(transaction, &message.to_stored(), now_millis()).map(|_| ())
     }
 
-    /// Wakes the deliveries of a topic after a transaction that appended to it committed.
+    /// Wakes the deliveries of a topic of `pubsub` (a component, or the topic log it shares)
+    /// after a transaction that appended to it committed.
     pub fn notify_published(&self, pubsub: &str, topic: &str) {
-        self.registry.notify_topic(pubsub, topic);
+        self.registry
+            .notify_topic(self.resources.pubsub_log(pubsub), topic);
     }
 
     /// Reads the app's subscriptions (once) and starts delivering to it.
@@ -455,9 +461,9 @@ mod tests {
             .await
             .unwrap();
         let departed = member("run-1");
-        let (gone_group, _) = pubsub.registry.join(gone, departed.clone());
+        let (gone_group, _) = pubsub.registry.join(gone, "pubsub", departed.clone());
         pubsub.registry.leave(&departed.instance);
-        let (here_group, _) = pubsub.registry.join(here, member("here"));
+        let (here_group, _) = pubsub.registry.join(here, "pubsub", member("here"));
 
         let retention = i64::try_from(RETENTION.as_millis()).unwrap();
         pubsub.clean_up(joined_at + retention + 1).await;

@@ -84,6 +84,9 @@ pub struct Group {
     pub id: i64,
     /// The pub/sub component.
     pub pubsub: String,
+    /// The topic log the group reads: the component's own, or the one it shares
+    /// ([`crate::components::Component::topics_log`]).
+    pub log: String,
     /// The topic.
     pub topic: String,
     /// Woken when the topic gets a message or the group a member.
@@ -136,7 +139,7 @@ pub struct Registry {
 impl Registry {
     /// Adds `member` to group `id`; returns the group if it is new to this process (its worker
     /// must be started).
-    pub(super) fn join(&self, id: i64, member: Member) -> (Arc<Group>, bool) {
+    pub(super) fn join(&self, id: i64, log: &str, member: Member) -> (Arc<Group>, bool) {
         let mut groups = self
             .groups
             .lock()
@@ -149,6 +152,7 @@ impl Registry {
                 Arc::new(Group {
                     id,
                     pubsub: member.subscription.pubsub.clone(),
+                    log: log.to_string(),
                     topic: member.subscription.topic.clone(),
                     wake: Notify::new(),
                     members: Mutex::new(Vec::new()),
@@ -206,11 +210,11 @@ impl Registry {
         }
     }
 
-    /// Wakes the workers of every group of a topic.
-    pub fn notify_topic(&self, pubsub: &str, topic: &str) {
+    /// Wakes the workers of every group of a topic of the topic log `log`.
+    pub fn notify_topic(&self, log: &str, topic: &str) {
         if let Ok(groups) = self.groups.lock() {
             for group in groups.values() {
-                if group.pubsub == pubsub && group.topic == topic {
+                if group.log == log && group.topic == topic {
                     group.wake.notify_one();
                 }
             }
@@ -311,12 +315,14 @@ pub async fn subscribe_app(
             .or_insert_with(|| consumer_group(component, app))
             .clone();
         let from_oldest = initial_offset_is_oldest(component, &subscription.metadata);
+        let topics_log = component.topics_log().to_string();
         let group_id = {
-            let (pubsub, topic, consumer) = (pubsub.clone(), topic.clone(), consumer.clone());
+            let (topics_log, topic, consumer) =
+                (topics_log.clone(), topic.clone(), consumer.clone());
             db.call(move |c| {
                 Ok::<_, DbError>(log::ensure_group(
                     c,
-                    &pubsub,
+                    &topics_log,
                     &topic,
                     &consumer,
                     from_oldest,
@@ -342,7 +348,7 @@ pub async fn subscribe_app(
             instance: app.clone(),
             subscription,
         };
-        let (group, is_new) = registry.join(group_id, member);
+        let (group, is_new) = registry.join(group_id, &topics_log, member);
         tracing::info!(
             app_id,
             pubsub,

@@ -414,6 +414,14 @@ pub(crate) async fn execute_transaction(
             .into_transaction_status());
         }
     }
+    // Appended to the topic log of the outbox pubsub, which may share another's topics.
+    let messages: Vec<_> = messages
+        .into_iter()
+        .map(|mut message| {
+            message.pubsub = runtime.resources.pubsub_log(&message.pubsub).to_string();
+            message
+        })
+        .collect();
     let name = store.name();
     let owner = runtime.clone();
     // The commit and the wake-up of the outbox topic's workers run as a task of the runtime:

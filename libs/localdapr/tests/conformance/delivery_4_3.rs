@@ -139,6 +139,62 @@ async fn s4_4_consumer_id_pod_name_gives_each_instance_every_event() {
     assert_eq!(sorted_ids(&first.events()), sorted_ids(&second.events()));
 }
 
+/// A pub/sub scoped to sync that shares `pubsub`'s topics (localdapr's stand-in for a second
+/// Kafka component on the same brokers) with a consumer group per instance.
+const SHARED_FAN_OUT: &str = r#"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub-sync
+spec:
+  type: pubsub.in-memory
+  version: v1
+  metadata:
+    - name: consumerID
+      value: "{podName}"
+    - name: localdaprTopicsOf
+      value: pubsub
+scopes:
+  - sync
+"#;
+
+#[tokio::test]
+async fn s4_4_a_component_sharing_anothers_topics_fans_out_per_instance() {
+    let dapr = TestDapr::start(&format!("{COMPONENTS}{SHARED_FAN_OUT}")).await;
+    let (audit, first, second) = (
+        Received::default(),
+        Received::default(),
+        Received::default(),
+    );
+    dapr.app("audit", recording_app("pubsub", "task-events", &audit))
+        .await;
+    for (name, received) in [("sync-0", &first), ("sync-1", &second)] {
+        let spec = AppSpec {
+            instance_name: Some(name.into()),
+            ..AppSpec::new("sync", None)
+        };
+        dapr.app_with(spec, recording_app("pubsub-sync", "task-events", received))
+            .await;
+    }
+    publish_numbers(&dapr, "pubsub", "task-events", 10).await;
+    for (received, who) in [(&audit, "audit"), (&first, "sync-0"), (&second, "sync-1")] {
+        received
+            .wait_for(10, &format!("{who} gets every event published on pubsub"))
+            .await;
+    }
+    assert_eq!(sorted_ids(&first.events()), sorted_ids(&audit.events()));
+    assert_eq!(sorted_ids(&second.events()), sorted_ids(&audit.events()));
+    assert!(
+        first
+            .events()
+            .iter()
+            .all(|e| e.pubsub_name == "pubsub-sync"),
+        "delivered under the subscriber's component name"
+    );
+    assert_eq!(audit.events().len(), 10, "audit's own group is unchanged");
+}
+
 #[tokio::test]
 async fn s4_4_a_new_group_starts_at_the_newest_message_unless_the_offset_is_oldest() {
     let dapr = TestDapr::start(&format!("{COMPONENTS}{FAN_OUT}")).await;

@@ -1,0 +1,112 @@
+//! A scenario's figures: printed one summary line each, and written as JSON to
+//! `<target dir>/bench/<scenario>.json`.
+
+use std::{path::PathBuf, time::Duration};
+
+use serde::Serialize;
+
+/// What a scenario measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The scenario's name, e.g. `watch-latency`.
+    pub scenario: &'static str,
+    /// What it did, e.g. changes and watches.
+    pub parameters: serde_json::Value,
+    /// Named figures, in milliseconds unless the name says otherwise.
+    pub figures: Vec<Figure>,
+}
+
+/// One figure.
+#[derive(Debug, Serialize)]
+pub struct Figure {
+    /// Its name, e.g. `delivery_p50_ms`.
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+}
+
+impl Report {
+    /// A report of `scenario` run with `parameters`.
+    pub fn new(scenario: &'static str, parameters: serde_json::Value) -> Self {
+        Self {
+            scenario,
+            parameters,
+            figures: Vec::new(),
+        }
+    }
+
+    /// Adds a figure.
+    pub fn figure(&mut self, name: &str, value: f64) {
+        self.figures.push(Figure {
+            name: name.to_string(),
+            value,
+        });
+    }
+
+    /// Adds `<name>_p50_ms`, `_p99_ms` and `_max_ms` of `samples`.
+    pub fn latencies(&mut self, name: &str, samples: &mut [Duration]) {
+        samples.sort_unstable();
+        for (label, quantile) in [("p50", 0.50), ("p99", 0.99), ("max", 1.0)] {
+            let value = percentile(samples, quantile).map_or(f64::NAN, millis);
+            self.figure(&format!("{name}_{label}_ms"), value);
+        }
+    }
+
+    /// Prints one line per figure.
+    pub fn print(&self) {
+        for figure in &self.figures {
+            println!("{} {} = {:.3}", self.scenario, figure.name, figure.value);
+        }
+    }
+
+    /// Writes the report as JSON and returns the file's path.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be written.
+    pub fn write(&self) -> anyhow::Result<PathBuf> {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+        let dir = target.join("bench");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.json", self.scenario));
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?)?;
+        Ok(path)
+    }
+}
+
+/// The nearest-rank percentile of sorted `samples`.
+fn percentile(samples: &[Duration], quantile: f64) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((quantile * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+    samples.get(rank - 1).copied()
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let cases = [(0.5, 50), (0.99, 99), (1.0, 100), (0.0, 1)];
+        for (quantile, expected) in cases {
+            assert_eq!(
+                percentile(&samples, quantile),
+                Some(Duration::from_millis(expected)),
+                "case: {quantile}"
+            );
+        }
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! The scenarios. To add one: a module with `Options` (clap `Args`) and
+//! `run(options) -> anyhow::Result<Report>`, and a variant here.
+
+mod watch_latency;
+
+use clap::Subcommand;
+
+use crate::report::Report;
+
+/// A benchmark scenario.
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// Delivery latency of task events: from a mutation's response to its event on every watch.
+    WatchLatency(watch_latency::Options),
+}
+
+impl Scenario {
+    /// Runs the scenario.
+    pub async fn run(self) -> anyhow::Result<Report> {
+        match self {
+            Self::WatchLatency(options) => watch_latency::run(options).await,
+        }
+    }
+}
