@@ -60,12 +60,14 @@ proto-check: lint-proto
     cargo test -p todo-proto --locked
 
 # Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
-# attacks and the kill -9 of issue #7 against the real binaries.
+# attacks and the kill -9 of issue #7 against the real binaries. audit's store tests also run on
+# PostgreSQL when TODO_TEST_POSTGRES_URL is set: `scripts/with-test-postgres.sh just test`.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/audit-smoke.sh
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:

@@ -40,6 +40,7 @@ fi
 
 dir="$(mktemp -d "${TMPDIR:-/tmp}/todo-test-postgres.XXXXXX")"
 started=""
+# shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
     if [ -n "$started" ]; then
         "${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
