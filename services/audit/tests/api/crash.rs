@@ -17,9 +17,7 @@ use audit::testsuite::TestDatabase;
 use chrono::Utc;
 use localdapr::{
     AppSpec,
-    testsuite::{
-        AppLaunch, STARTUP_DEADLINE, SUITE_COMPONENTS, TestDapr, wait_serving, wait_until,
-    },
+    testsuite::{AppLaunch, STARTUP_DEADLINE, wait_serving, wait_until},
 };
 use nix::{
     sys::signal::{Signal, kill},
@@ -27,21 +25,13 @@ use nix::{
 };
 use tokio::process::{Child, Command};
 
-use crate::test_app::{created_event, new_task, new_user, publish, publisher};
+use crate::test_app::{
+    created_event, new_task, new_user, publish, publisher, start_dapr_with_resiliency,
+};
 
 const EVENTS: usize = 1_000;
 /// Rows recorded before the kill: enough that the kill lands mid-stream.
 const KILL_AFTER_ROWS: i64 = 100;
-const RESILIENCY: &str = include_str!("../../../../dapr-components/local/resiliency.yaml");
-
-/// The suite's components and secrets (naming `database`), plus the suite's Resiliency.
-async fn start_dapr(database: &TestDatabase, secrets_dir: &tempfile::TempDir) -> TestDapr {
-    let secrets_file = secrets_dir.path().join("secrets.json");
-    std::fs::write(&secrets_file, database.suite_secrets().to_string()).unwrap();
-    let components =
-        SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
-    TestDapr::start(&format!("{components}\n---\n{RESILIENCY}")).await
-}
 
 /// The `audit` binary on `launch`'s ports and environment, logging to `log`.
 async fn spawn_process(launch: AppLaunch, log: &std::path::Path) -> (Child, SocketAddr) {
@@ -81,7 +71,7 @@ async fn after_kill_9_mid_stream_a_restarted_audit_has_every_event_once() {
     for database in TestDatabase::each().await {
         let secrets_dir = tempfile::tempdir().unwrap();
         let process_log = secrets_dir.path().join("audit.log");
-        let dapr = start_dapr(&database, &secrets_dir).await;
+        let dapr = start_dapr_with_resiliency(&database, &secrets_dir).await;
         let first_launch = dapr.launch(AppSpec::new("audit", None)).await;
         let first_sidecar = first_launch.sidecar.clone();
         let (mut first, _) = spawn_process(first_launch, &process_log).await;

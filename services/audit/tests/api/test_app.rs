@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use audit::store::AuditLog;
+use audit::testsuite::TestDatabase;
 use chrono::{DateTime, Utc};
 use dapr_kit::{DaprClient, Publication};
-use localdapr::testsuite::{TestDapr, wait_until};
+use localdapr::testsuite::{SUITE_COMPONENTS, TestDapr, wait_until};
 use todo_core::{
     Actor, EventId, UserId,
     events::{created, updated},
@@ -78,4 +79,19 @@ pub async fn wait_for_rows(log: &AuditLog, rows: i64, deadline: Duration) {
         || async { log.count_rows().await.is_ok_and(|(count, _)| count >= rows) },
     )
     .await;
+}
+
+/// The suite's Resiliency, as `just up` loads it: deliveries that fail are retried.
+const RESILIENCY: &str = include_str!("../../../../dapr-components/local/resiliency.yaml");
+
+/// The suite's components and secrets (naming `database`), plus the suite's Resiliency.
+pub async fn start_dapr_with_resiliency(
+    database: &TestDatabase,
+    secrets_dir: &tempfile::TempDir,
+) -> TestDapr {
+    let secrets_file = secrets_dir.path().join("secrets.json");
+    std::fs::write(&secrets_file, database.suite_secrets().to_string()).unwrap();
+    let components =
+        SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
+    TestDapr::start(&format!("{components}\n---\n{RESILIENCY}")).await
 }
