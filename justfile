@@ -60,13 +60,15 @@ proto-check: lint-proto
     cargo test -p todo-proto --locked
 
 # Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
-# attacks and the kill -9 of issue #7 against the real binaries.
+# attacks and the kill -9 of issue #7 against the real binaries. audit's store tests also run on
+# PostgreSQL when TODO_TEST_POSTGRES_URL is set: `scripts/with-test-postgres.sh just test`.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/notification-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/audit-smoke.sh
 
 # Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
 # line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.

@@ -37,6 +37,9 @@ fn the_local_components_load() {
 fn the_run_file_parses_with_every_app() {
     let run = RunFile::load(&repo().join("dapr.yaml")).unwrap();
     let ids: Vec<_> = run.apps.iter().map(|a| a.app_id.as_str()).collect();
-    assert_eq!(ids, ["todo-api", "gateway", "notification"]);
+    assert_eq!(
+        ids,
+        ["todo-api", "gateway", "recurring", "notification", "audit", "sync"]
+    );
     assert_eq!(run.resources_path, repo().join("./dapr-components/local"));
 }
