@@ -172,6 +172,7 @@ async fn from_completion_mode_counts_from_the_completion_day() {
                 "FREQ=DAILY;INTERVAL=2".into(),
             )),
             anchor: proto::RecurrenceAnchor::Completion as i32,
+            ..Default::default()
         }),
         ..recurring_request(
             "from completion",

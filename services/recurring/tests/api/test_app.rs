@@ -212,6 +212,7 @@ pub fn recurring_request(title: &str, rrule: &str, due: DateTime<Utc>) -> proto:
         recurrence: Some(proto::Recurrence {
             rule: Some(proto::recurrence::Rule::Rrule(rrule.into())),
             anchor: proto::RecurrenceAnchor::DueDate as i32,
+            ..Default::default()
         }),
         ..Default::default()
     }

@@ -8,6 +8,7 @@ mod grpc_web_watch;
 mod suite;
 mod websocket_client;
 
+mod reminders;
 mod replicas;
 mod slow_watch;
 mod watches;

@@ -43,6 +43,8 @@ pub struct TestSuite {
     _gateway: gateway::testsuite::TestGateway,
     /// The sync replicas, `sync-0`, `sync-1`, ...
     pub syncs: Vec<ServedApp>,
+    /// notification, when the suite was started with it.
+    _notification: Option<ServedApp>,
     _todo_api: ServedApp,
     _dapr: TestDapr,
 }
@@ -61,8 +63,22 @@ impl TestSuite {
 
     /// The suite with `replicas` sync replicas, each with `overrides` of its environment.
     pub async fn start_with(replicas: usize, overrides: &[(&str, &str)]) -> Self {
+        Self::start_apps(replicas, overrides, false).await
+    }
+
+    /// The suite with one sync replica and notification, so reminders come due.
+    pub async fn start_with_notification() -> Self {
+        Self::start_apps(1, &[], true).await
+    }
+
+    async fn start_apps(replicas: usize, overrides: &[(&str, &str)], notification: bool) -> Self {
         let dapr = TestDapr::start_suite().await;
         let todo_api = todo_api::testsuite::spawn(&dapr).await;
+        let notification = if notification {
+            Some(notification::testsuite::spawn(&dapr).await)
+        } else {
+            None
+        };
         let mut syncs = Vec::new();
         for replica in 0..replicas {
             syncs.push(
@@ -81,6 +97,7 @@ impl TestSuite {
             channel,
             _gateway: gateway,
             syncs,
+            _notification: notification,
             _todo_api: todo_api,
             _dapr: dapr,
         }
