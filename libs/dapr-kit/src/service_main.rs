@@ -34,6 +34,10 @@ pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
 pub const ENV_STATE_STORE: &str = "TODO_STATE_STORE";
 /// Default for [`ENV_STATE_STORE`].
 pub const DEFAULT_STATE_STORE: &str = "statestore";
+/// Default for [`ENV_STATE_STORE`] in services that keep their own records (the gateway's
+/// accounts, notification's reminders): a store without an outbox, so nothing written there is
+/// ever published to `task-events` (the outbox publishes every transaction of its store).
+pub const DEFAULT_APP_STATE_STORE: &str = "appstate";
 /// The Dapr secret store holding the suite's keys.
 pub const ENV_SECRET_STORE: &str = "TODO_SECRET_STORE";
 /// Default for [`ENV_SECRET_STORE`].

@@ -46,7 +46,7 @@ pub use todo_telemetry::testsuite::wait_until;
 pub const SUITE_SECRET: &str = "todo-suite";
 
 /// The suite's components as the services expect them locally: `statestore` (outbox to
-/// `task-events` on `pubsub`), `pubsub`, `pubsub-sync` (`pubsub`'s topics with a consumer
+/// `task-events` on `pubsub`), `appstate` (no outbox: accounts, reminders), `pubsub`, `pubsub-sync` (`pubsub`'s topics with a consumer
 /// group per instance, for sync), and `secretstore` reading `secrets.json` (multi-valued, like
 /// a Kubernetes Secret). `{secrets_file}` is replaced with the file's path.
 pub const SUITE_COMPONENTS: &str = r#"
@@ -66,6 +66,17 @@ spec:
       value: task-events
     - name: outboxDiscardWhenMissingState
       value: "true"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: appstate
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "unused-by-localdapr.db"
 ---
 apiVersion: dapr.io/v1alpha1
 kind: Component

@@ -25,6 +25,18 @@ fn the_local_components_load() {
         Some("task-events")
     );
     assert!(resources.component_for("gateway", "secretstore").is_some());
+    // Every transaction on statestore is published: only todo-api may write there; the
+    // gateway's accounts and notification's reminders live in appstate, which has no outbox.
+    for app in ["gateway", "notification", "recurring", "audit", "sync"] {
+        assert!(
+            resources.component_for(app, "statestore").is_none(),
+            "{app} can use the outbox store"
+        );
+    }
+    for app in ["gateway", "notification"] {
+        let store = resources.component_for(app, "appstate").unwrap();
+        assert_eq!(store.raw_metadata("outboxPublishTopic"), None, "{app}");
+    }
     assert!(
         resources
             .resiliency
@@ -39,7 +51,14 @@ fn the_run_file_parses_with_every_app() {
     let ids: Vec<_> = run.apps.iter().map(|a| a.app_id.as_str()).collect();
     assert_eq!(
         ids,
-        ["todo-api", "gateway", "recurring", "notification", "audit", "sync"]
+        [
+            "todo-api",
+            "gateway",
+            "recurring",
+            "notification",
+            "audit",
+            "sync"
+        ]
     );
     assert_eq!(run.resources_path, repo().join("./dapr-components/local"));
 }

@@ -7,7 +7,7 @@ use dapr_kit::{
     ServiceConfig, ServiceSettings,
     config::{ConfigError, Env},
     service_main::{
-        DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
+        DEFAULT_APP_STATE_STORE, DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, ENV_SECRET_NAME,
         ENV_SECRET_STORE, ENV_STATE_STORE,
     },
 };
@@ -135,7 +135,7 @@ impl ServiceConfig for Config {
         let count = |variable, default| env.count(variable, default);
         Ok(Self {
             settings: ServiceSettings::read(&env, DEFAULT_APP_PORT)?,
-            state_store: text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
+            state_store: text(ENV_STATE_STORE, DEFAULT_APP_STATE_STORE),
             secret_store: text(ENV_SECRET_STORE, DEFAULT_SECRET_STORE),
             secret_name: text(ENV_SECRET_NAME, DEFAULT_SECRET_NAME),
             frontend_dir: PathBuf::from(text(ENV_FRONTEND_DIR, DEFAULT_FRONTEND_DIR)),
@@ -221,7 +221,7 @@ mod tests {
         let config = config(&[]).unwrap();
         assert_eq!(config.settings.app_address.port(), 8080);
         assert_eq!(config.settings.admin_address.port(), 9464);
-        assert_eq!(config.state_store, "statestore");
+        assert_eq!(config.state_store, "appstate");
         assert_eq!(config.secret_store, "secretstore");
         assert_eq!(config.secret_name, "todo-suite");
         assert_eq!(config.frontend_dir, PathBuf::from("frontend/dist"));

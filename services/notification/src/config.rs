@@ -7,7 +7,7 @@ use dapr_kit::{
     CallerRole, ServiceConfig, ServiceSettings, TrustedCallers,
     config::{ConfigError, Env},
     service_main::{
-        DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, DEFAULT_STATE_STORE, ENV_SECRET_NAME,
+        DEFAULT_APP_STATE_STORE, DEFAULT_SECRET_NAME, DEFAULT_SECRET_STORE, ENV_SECRET_NAME,
         ENV_SECRET_STORE, ENV_STATE_STORE,
     },
 };
@@ -57,7 +57,7 @@ impl ServiceConfig for Config {
             TrustedCallers::read(&env, &TRUSTED_ROLES, settings.dapr.app_api_token.as_ref())?;
         Ok(Self {
             settings,
-            state_store: env.text(ENV_STATE_STORE, DEFAULT_STATE_STORE),
+            state_store: env.text(ENV_STATE_STORE, DEFAULT_APP_STATE_STORE),
             pubsub: env.text(ENV_PUBSUB, DEFAULT_PUBSUB),
             late_after: env
                 .seconds(ENV_REMINDER_LATE_AFTER_SECONDS, DEFAULT_REMINDER_LATE_AFTER)?,
@@ -95,7 +95,7 @@ mod tests {
     fn defaults_work_under_localdapr() {
         let config = config(&[]).unwrap();
         assert_eq!(config.settings.app_address.port(), DEFAULT_APP_PORT);
-        assert_eq!(config.state_store, "statestore");
+        assert_eq!(config.state_store, "appstate");
         assert_eq!(config.pubsub, "pubsub");
         assert_eq!(config.late_after, Duration::from_secs(60));
         assert_eq!(

@@ -261,3 +261,81 @@ async fn sign_out_needs_a_valid_access_token_and_ends_nothing_without_one() {
         .await
         .expect("the session was not ended");
 }
+
+/// The outbox publishes every transaction of its store to `task-events`, so accounts (email,
+/// password hash) and refresh tokens must live elsewhere: signing up, in and refreshing
+/// publishes nothing, and the first message on the topic is the task created after them.
+#[tokio::test]
+async fn accounts_and_refresh_tokens_are_never_published() {
+    use std::sync::{Arc, Mutex};
+
+    use dapr_kit::{AppCallbackService, JobHandlers, Subscription, Subscriptions, TopicEvent};
+
+    let app = spawn_app().await;
+    let published: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let sink = published.clone();
+    let on_event = move |event: TopicEvent| {
+        let sink = sink.clone();
+        async move {
+            sink.lock().unwrap().push(event.data);
+            Ok(())
+        }
+    };
+    app.dapr
+        .app(
+            "event-recorder",
+            AppCallbackService::new(
+                Subscriptions::new()
+                    .subscribe(Subscription::new("pubsub", "task-events").default_route(on_event)),
+                JobHandlers::new(),
+            ),
+        )
+        .await;
+
+    let ada = app.new_user().await;
+    let signed_in = app.sign_in(&ada.email, &ada.password).await.unwrap();
+    app.auth()
+        .refresh(proto::RefreshRequest {
+            refresh_token: signed_in.tokens.unwrap().refresh_token,
+        })
+        .await
+        .unwrap();
+    let task = app
+        .tasks(&ada.tokens.access_token)
+        .create_task(proto::CreateTaskRequest {
+            title: "after the account writes".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+
+    localdapr::testsuite::wait_until(
+        "the task's event is published",
+        std::time::Duration::from_secs(10),
+        || {
+            let published = published.clone();
+            async move { !published.lock().unwrap().is_empty() }
+        },
+    )
+    .await;
+    let published = published.lock().unwrap().clone();
+    let first = String::from_utf8_lossy(&published[0]);
+    assert!(
+        first.contains(&task.id),
+        "the first message on task-events is not the task's event: {first}"
+    );
+    for message in &published {
+        let text = String::from_utf8_lossy(message);
+        assert!(
+            !text.contains(&ada.email),
+            "an account was published: {text}"
+        );
+        assert!(
+            !text.contains("argon2"),
+            "a password hash was published: {text}"
+        );
+    }
+}

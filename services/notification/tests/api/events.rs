@@ -77,7 +77,7 @@ async fn events_published_out_of_order_and_twice_leave_the_newest_reminder_sched
     .await;
     let record = notification
         .client
-        .get_state("statestore", &job_name)
+        .get_state("appstate", &job_name)
         .await
         .unwrap()
         .unwrap();
@@ -149,7 +149,7 @@ async fn concurrent_deliveries_leave_the_newest_reminder_scheduled() {
     assert_eq!(due, at(16));
     let record = notification
         .client
-        .get_state("statestore", &job_name)
+        .get_state("appstate", &job_name)
         .await
         .unwrap()
         .unwrap();

@@ -53,6 +53,9 @@ async fn a_reminder_set_two_seconds_ahead_reaches_the_users_watch_within_a_secon
         arrived <= at + ON_TIME,
         "the reminder for {at} reached the watch at {arrived}, more than {ON_TIME} late"
     );
-    assert!(arrived >= at, "the reminder for {at} arrived early, at {arrived}");
+    assert!(
+        arrived >= at,
+        "the reminder for {at} arrived early, at {arrived}"
+    );
     assert_quiet(&mut bob_watch, Duration::from_millis(300)).await;
 }
