@@ -31,12 +31,26 @@ fn the_local_components_load() {
             .inbound_retry("audit", "pubsub")
             .is_some()
     );
+    let sync_view = resources.component_for("sync", "pubsub-sync").unwrap();
+    assert_eq!(
+        sync_view.topics_log(),
+        "pubsub",
+        "sync reads pubsub's topics"
+    );
+    assert_eq!(sync_view.raw_metadata("consumerID"), Some("{podName}"));
+    assert!(resources.component_for("audit", "pubsub-sync").is_none());
+    assert!(
+        resources
+            .resiliency
+            .inbound_retry("sync", "pubsub-sync")
+            .is_some()
+    );
 }
 
 #[test]
 fn the_run_file_parses_with_every_app() {
     let run = RunFile::load(&repo().join("dapr.yaml")).unwrap();
     let ids: Vec<_> = run.apps.iter().map(|a| a.app_id.as_str()).collect();
-    assert_eq!(ids, ["todo-api", "gateway"]);
+    assert_eq!(ids, ["todo-api", "gateway", "sync"]);
     assert_eq!(run.resources_path, repo().join("./dapr-components/local"));
 }
