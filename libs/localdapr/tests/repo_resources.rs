@@ -43,6 +43,20 @@ fn the_local_components_load() {
             .inbound_retry("audit", "pubsub")
             .is_some()
     );
+    let sync_view = resources.component_for("sync", "pubsub-sync").unwrap();
+    assert_eq!(
+        sync_view.topics_log(),
+        "pubsub",
+        "sync reads pubsub's topics"
+    );
+    assert_eq!(sync_view.raw_metadata("consumerID"), Some("{podName}"));
+    assert!(resources.component_for("audit", "pubsub-sync").is_none());
+    assert!(
+        resources
+            .resiliency
+            .inbound_retry("sync", "pubsub-sync")
+            .is_some()
+    );
 }
 
 #[test]
