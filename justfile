@@ -67,8 +67,6 @@ test: python-tools
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
-    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/notification-smoke.sh
-    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/audit-smoke.sh
 
 # Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
 # line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.

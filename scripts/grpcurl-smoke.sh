@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Starts todo-api and the gateway on localdapr in a scratch directory, then drives the gateway
-# with the real grpcurl: list and describe through reflection, sign up and in, create and list
-# a task with the token. Run by `just test`; needs the binaries built and grpcurl on PATH.
+# Starts the whole suite (all six apps, as `just up` does) on localdapr in a scratch directory
+# with the repository's components, then drives it with the real grpcurl:
+# - the gateway: list and describe through reflection, health, google.rpc details;
+# - every app's own port: grpc.health.v1 and reflection with its app token, Unauthenticated
+#   without it;
+# - through the gateway: sign up and in, create and list tasks, a validation error with its
+#   BadRequest; a daily task completed gets its next occurrence (recurring); a reminder set 2 s
+#   ahead is listed and marked read (notification); a renamed task's history shows the change
+#   (audit, on its SQLite file, 0600); a WatchTasks stream sees a change (sync).
+# Run by `just test`; needs the binaries built and grpcurl on PATH.
 #
 # GRPCURL_SMOKE_ADDRESS points grpcurl at another address than the gateway it started (to see
 # the health wait fail); GRPCURL_SMOKE_HEALTH_SECONDS bounds that wait (default 60).
@@ -11,84 +18,72 @@ script_name=grpcurl-smoke
 # shellcheck source=scripts/scratch-suite.sh
 source "$(dirname "$0")/scratch-suite.sh"
 
-gateway_port=$(free_port)
-api_port=$(free_port)
+apps=(todo-api gateway recurring notification audit sync)
+declare -A port
+for app in "${apps[@]}"; do port[$app]=$(free_port); done
 
 # The repository's components, with the secret file moved into the scratch directory.
 scratch_components "$scratch/secrets.json"
-cat > "$scratch/dapr.yaml" <<YAML
-version: 1
-common:
-  resourcesPath: ./components
-apps:
-  - appID: todo-api
-    appPort: $api_port
-    command: ["todo-api"]
-    env: { TODO_ADMIN_PORT: "0" }
-  - appID: gateway
-    appPort: $gateway_port
-    command: ["gateway"]
-    env: { TODO_ADMIN_PORT: "0" }
-YAML
+{
+    printf 'version: 1\ncommon:\n  resourcesPath: ./components\napps:\n'
+    for app in "${apps[@]}"; do
+        printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "0" }\n' \
+            "$app" "${port[$app]}" "$app"
+    done
+} > "$scratch/dapr.yaml"
 
 localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
 run_pid=$!
 
-address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:$gateway_port}"
-health_seconds="${GRPCURL_SMOKE_HEALTH_SECONDS:-60}"
-deadline=$((SECONDS + health_seconds))
-until grpcurl -plaintext -max-time 2 "$address" grpc.health.v1.Health/Check >"$scratch/health.txt" 2>&1 \
-    && grep -q '"status": "SERVING"' "$scratch/health.txt"; do
-    kill -0 "$run_pid" 2>/dev/null || fail "localdapr exited before the gateway was healthy"
-    if ((SECONDS >= deadline)); then
-        fail "no SERVING from grpc.health.v1.Health/Check at $address within ${health_seconds}s;" \
-            "last answer: $(cat "$scratch/health.txt")"
-    fi
-    sleep 0.2
-done
+address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:${port[gateway]}}"
+wait_serving "${GRPCURL_SMOKE_HEALTH_SECONDS:-60}" "$address"
 
 services=$(grpcurl -plaintext "$address" list) || fail "list"
-for service in todo.v1.AuthService todo.v1.TaskService grpc.health.v1.Health \
-    grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection; do
+for service in todo.v1.AuthService todo.v1.TaskService todo.v1.AuditService todo.v1.NotificationService \
+    todo.v1.SyncService grpc.health.v1.Health grpc.reflection.v1.ServerReflection \
+    grpc.reflection.v1alpha.ServerReflection; do
     grep -qx "$service" <<<"$services" || fail "list does not show $service: $services"
 done
 # Each answer is captured before it is searched: `grpcurl … | grep -q` under pipefail fails when
 # grep stops reading at the first match and grpcurl dies of SIGPIPE on the rest.
 described=$(grpcurl -plaintext "$address" describe todo.v1.TaskService) || fail "describe"
 grep -q "rpc CreateTask" <<<"$described" || fail "describe does not show CreateTask: $described"
-# The health service resolves through reflection, as grpcurl needs for any call.
-health=$(grpcurl -plaintext "$address" grpc.health.v1.Health/Check) || fail "Health/Check"
-grep -q '"status": "SERVING"' <<<"$health" || fail "Health/Check is not SERVING: $health"
 # google.rpc error details resolve, so grpcurl can decode the BadRequest our statuses carry.
 bad_request=$(grpcurl -plaintext "$address" describe google.rpc.BadRequest) || fail "describe google.rpc.BadRequest"
 grep -q "FieldViolation" <<<"$bad_request" || fail "describe google.rpc.BadRequest: $bad_request"
 
-# Every service serves health and reflection, not only the edge: todo-api's own port answers
-# grpcurl with the app token its sidecar sends (from the run's tokens.json), and refuses it
-# without the token.
-api="127.0.0.1:$api_port"
-app_token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["todo-api"]["APP_API_TOKEN"])' \
-    "$scratch/data/tokens.json") || fail "no todo-api APP_API_TOKEN in tokens.json"
-api_auth=(-H "dapr-api-token: $app_token")
-api_health=$(grpcurl -plaintext "${api_auth[@]}" "$api" grpc.health.v1.Health/Check) || fail "todo-api Health/Check"
-grep -q '"status": "SERVING"' <<<"$api_health" || fail "todo-api Health/Check is not SERVING: $api_health"
-api_services=$(grpcurl -plaintext "${api_auth[@]}" "$api" list) || fail "todo-api list"
-grep -qx "grpc.health.v1.Health" <<<"$api_services" || fail "todo-api list does not show the health service: $api_services"
-if grpcurl -plaintext "$api" grpc.health.v1.Health/Check 2>"$scratch/api-unauthenticated.txt"; then
-    fail "todo-api answered Health/Check without its app token"
-fi
-grep -q "Unauthenticated" "$scratch/api-unauthenticated.txt" \
-    || fail "todo-api without its app token: $(cat "$scratch/api-unauthenticated.txt")"
+# Every app serves health and reflection on its own port, to the holder of the app token its
+# sidecar sends (from the run's tokens.json), and refuses anyone else.
+declare -A own_service=([todo-api]=todo.v1.TaskService [recurring]=grpc.health.v1.Health
+    [notification]=todo.v1.NotificationService [audit]=todo.v1.AuditService [sync]=todo.v1.SyncService)
+for app in todo-api recurring notification audit sync; do
+    app_address="127.0.0.1:${port[$app]}"
+    app_auth=(-H "dapr-api-token: $(app_token "$app")")
+    wait_serving 30 "${app_auth[@]}" "$app_address"
+    app_services=$(grpcurl -plaintext "${app_auth[@]}" "$app_address" list) || fail "$app list"
+    grep -qx "${own_service[$app]}" <<<"$app_services" || fail "$app list does not show ${own_service[$app]}: $app_services"
+    if grpcurl -plaintext "$app_address" grpc.health.v1.Health/Check 2>"$scratch/unauthenticated.txt"; then
+        fail "$app answered Health/Check without its app token"
+    fi
+    grep -q "Unauthenticated" "$scratch/unauthenticated.txt" \
+        || fail "$app without its app token: $(cat "$scratch/unauthenticated.txt")"
+done
 
 credentials='{"email": "smoke@example.com", "password": "correct horse battery"}'
 grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
     "$address" todo.v1.AuthService/SignUp >/dev/null || fail "SignUp"
 signed_in=$(grpcurl -plaintext -d "$credentials" "$address" todo.v1.AuthService/SignIn) || fail "SignIn"
-token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])' <<<"$signed_in") || fail "no token in $signed_in"
-
+token=$(json_field tokens.accessToken <<<"$signed_in") || fail "no token in $signed_in"
 auth=(-H "authorization: Bearer $token")
-grpcurl -plaintext "${auth[@]}" -d '{"title": "Try grpcurl", "tags": ["smoke"]}' \
-    "$address" todo.v1.TaskService/CreateTask >/dev/null || fail "CreateTask"
+
+# sync: a watch opened now sees the changes below.
+grpcurl -plaintext "${auth[@]}" -max-time 60 -d '{}' "$address" todo.v1.SyncService/WatchTasks \
+    >"$scratch/watch.json" 2>&1 &
+watch_pid=$!
+
+created=$(grpcurl -plaintext "${auth[@]}" -d '{"title": "Try grpcurl", "tags": ["smoke"]}' \
+    "$address" todo.v1.TaskService/CreateTask) || fail "CreateTask"
+task_id=$(json_field task.id <<<"$created") || fail "no task id in $created"
 if grpcurl -plaintext "${auth[@]}" -d '{"title": ""}' "$address" todo.v1.TaskService/CreateTask \
     2>"$scratch/invalid.txt"; then
     fail "CreateTask with an empty title succeeded"
@@ -102,5 +97,55 @@ if grpcurl -plaintext -d '{}' "$address" todo.v1.TaskService/ListTasks 2>"$scrat
 fi
 grep -q "Unauthenticated" "$scratch/unauthenticated.txt" || fail "ListTasks without a token: $(cat "$scratch/unauthenticated.txt")"
 
-echo "grpcurl-smoke: ok (list, describe, Health/Check on the gateway and todo-api, describe google.rpc.BadRequest, SignUp, SignIn," \
-    "CreateTask, InvalidArgument with decoded details, ListTasks, Unauthenticated without a token)"
+# audit: the task renamed; its history shows both changes, the second with the title's diff.
+grpcurl -plaintext "${auth[@]}" \
+    -d "{\"task\": {\"id\": \"$task_id\", \"title\": \"audited\"}, \"updateMask\": {\"paths\": [\"title\"]}, \"expectedVersion\": 1}" \
+    "$address" todo.v1.TaskService/UpdateTask >/dev/null || fail "UpdateTask"
+await 30 "a history of 2 entries" "$scratch/history.json" \
+    'len(json.load(sys.stdin).get("entries", [])) >= 2' \
+    grpcurl -plaintext "${auth[@]}" -d "{\"task_id\": \"$task_id\"}" "$address" todo.v1.AuditService/ListTaskHistory
+python3 - "$scratch/history.json" <<'PY' || fail "unexpected history: $(cat "$scratch/history.json")"
+import json, sys
+entries = json.load(open(sys.argv[1]))["entries"]
+assert [e["type"] for e in entries] == ["TASK_EVENT_TYPE_CREATED", "TASK_EVENT_TYPE_UPDATED"], entries
+change = entries[1]["changes"][0]
+assert (change["field"], change["beforeJson"], change["afterJson"]) == ("title", '"Try grpcurl"', '"audited"'), change
+PY
+mode=$(stat -c %a "$scratch/audit.db")
+[ "$mode" = 600 ] || fail "audit.db has mode $mode, not 600"
+
+# sync: the watch saw the task's creation.
+await 10 "the watch sees the task" "$scratch/watch-seen.json" "'$task_id' in sys.stdin.read()" cat "$scratch/watch.json"
+kill "$watch_pid" 2>/dev/null || true
+
+# recurring: a daily task completed gets its next occurrence, due a day later.
+due=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).replace(microsecond=0).isoformat().replace("+00:00", "Z"))')
+daily=$(grpcurl -plaintext "${auth[@]}" \
+    -d "{\"title\": \"Daily smoke\", \"dueTime\": \"$due\", \"timeZone\": \"Europe/Berlin\", \"recurrence\": {\"preset\": \"RECURRENCE_PRESET_DAILY\"}}" \
+    "$address" todo.v1.TaskService/CreateTask) || fail "CreateTask of a daily task"
+daily_id=$(json_field task.id <<<"$daily") || fail "no task id in $daily"
+grpcurl -plaintext "${auth[@]}" -d "{\"task_id\": \"$daily_id\"}" "$address" todo.v1.TaskService/CompleteTask >/dev/null \
+    || fail "CompleteTask"
+await 30 "the next occurrence of the daily task" "$scratch/daily.json" \
+    'sum(t["title"] == "Daily smoke" for t in json.load(sys.stdin).get("tasks", [])) == 2' \
+    grpcurl -plaintext "${auth[@]}" -d '{"query": "Daily smoke"}' "$address" todo.v1.TaskService/ListTasks
+
+# notification: a reminder 2 s ahead is listed, then marked read.
+remind_at=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)).isoformat(timespec="milliseconds").replace("+00:00", "Z"))')
+grpcurl -plaintext "${auth[@]}" -d "{\"title\": \"Smoke reminder\", \"reminder\": {\"remindTime\": \"$remind_at\"}}" \
+    "$address" todo.v1.TaskService/CreateTask >/dev/null || fail "CreateTask with a reminder"
+await 10 "the reminder due at $remind_at is listed" "$scratch/notifications.json" \
+    'json.load(sys.stdin).get("unreadCount") == 1' \
+    grpcurl -plaintext "${auth[@]}" -d '{}' "$address" todo.v1.NotificationService/ListNotifications
+id=$(json_field notifications.0.id <"$scratch/notifications.json") || fail "no notification id"
+grpcurl -plaintext "${auth[@]}" -d "{\"notificationIds\": [\"$id\"]}" \
+    "$address" todo.v1.NotificationService/MarkRead >/dev/null || fail "MarkRead"
+listed=$(grpcurl -plaintext "${auth[@]}" -d '{}' "$address" todo.v1.NotificationService/ListNotifications) \
+    || fail "ListNotifications after MarkRead"
+grep -q '"unreadCount"' <<<"$listed" && fail "still unread after MarkRead: $listed"
+grep -q '"read": true' <<<"$listed" || fail "not marked read: $listed"
+
+echo "grpcurl-smoke: ok (six apps; list, describe, health on the gateway; health and reflection on every app's" \
+    "own port with its token, Unauthenticated without; SignUp, SignIn, CreateTask, InvalidArgument with decoded" \
+    "details, ListTasks; history with the title's diff (audit.db 0600); WatchTasks saw the task; a daily task's" \
+    "next occurrence; a reminder listed and marked read)"

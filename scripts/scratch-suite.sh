@@ -10,6 +10,14 @@
 #   scratch_components SECRETS_FILE
 #                   the repository's components in $scratch/components, with the secret store
 #                   reading SECRETS_FILE, written with fresh random keys.
+#   wait_serving SECONDS [GRPCURL_ARGS...] ADDRESS
+#                   waits until grpc.health.v1.Health/Check at ADDRESS answers SERVING, failing
+#                   at the deadline or when `localdapr run` exits.
+#   app_token APP   the APP_API_TOKEN the run gave APP (from its tokens.json).
+#   json_field PATH the field at the dotted PATH (list indices as numbers) of the JSON on stdin.
+#   await SECONDS DESCRIPTION OUT CONDITION COMMAND...
+#                   runs COMMAND into OUT until the Python expression CONDITION (reading OUT on
+#                   sys.stdin, with json and sys imported) holds, failing at the deadline.
 
 : "${script_name:?set script_name before sourcing scratch-suite.sh}"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +41,43 @@ fail() {
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_serving() {
+    local seconds=$1
+    shift
+    local deadline=$((SECONDS + seconds))
+    until grpcurl -plaintext -max-time 2 "$@" grpc.health.v1.Health/Check >"$scratch/health.txt" 2>&1 \
+        && grep -q '"status": "SERVING"' "$scratch/health.txt"; do
+        kill -0 "$run_pid" 2>/dev/null || fail "localdapr exited before ${*: -1} was healthy"
+        ((SECONDS < deadline)) || fail "no SERVING from grpc.health.v1.Health/Check at ${*: -1} within ${seconds}s;" \
+            "last answer: $(cat "$scratch/health.txt")"
+        sleep 0.2
+    done
+}
+
+app_token() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["APP_API_TOKEN"])' \
+        "$scratch/data/tokens.json" "$1" || fail "no $1 APP_API_TOKEN in tokens.json"
+}
+
+json_field() {
+    python3 -c '
+import json, sys
+value = json.load(sys.stdin)
+for part in sys.argv[1].split("."):
+    value = value[int(part)] if isinstance(value, list) else value[part]
+print(value)' "$1"
+}
+
+await() {
+    local seconds=$1 description=$2 out=$3 condition=$4
+    shift 4
+    local deadline=$((SECONDS + seconds))
+    until "$@" >"$out" 2>&1 && python3 -c "import json, sys; sys.exit(not ($condition))" <"$out" 2>/dev/null; do
+        ((SECONDS < deadline)) || fail "not within ${seconds}s: $description; last answer: $(cat "$out")"
+        sleep 0.2
+    done
+}
 
 scratch_components() {
     local secrets_file=$1
