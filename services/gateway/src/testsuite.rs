@@ -84,3 +84,34 @@ fn built_frontend() -> TempDir {
     }
     frontend
 }
+
+/// A channel whose calls carry `authorization: Bearer <token>`, as a signed-in client's do.
+pub type Authorized =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone, Debug)]
+pub struct Bearer(tonic::metadata::AsciiMetadataValue);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// `channel`, presenting `access_token` on every call.
+///
+/// # Panics
+/// When the token is not valid metadata (the gateway never issues such a token).
+pub fn authorized(channel: tonic::transport::Channel, access_token: &str) -> Authorized {
+    let value = format!("Bearer {access_token}")
+        .parse()
+        .expect("an access token is valid metadata");
+    tonic::service::interceptor::InterceptedService::new(channel, Bearer(value))
+}

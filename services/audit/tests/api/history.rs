@@ -5,32 +5,13 @@
 use std::time::Duration;
 
 use audit::testsuite::TestDatabase;
+use gateway::testsuite::{Authorized, authorized};
 use localdapr::testsuite::{TestDapr, wait_until};
 use todo_proto::todo::v1::{
     self as proto, TaskEventType, audit_service_client::AuditServiceClient,
     auth_service_client::AuthServiceClient, task_service_client::TaskServiceClient,
 };
-use tonic::{
-    Code, Request, Status,
-    metadata::AsciiMetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
-
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-type Authorized = InterceptedService<Channel, Bearer>;
+use tonic::{Code, Request, transport::Channel};
 
 /// A signed-up user's clients of the gateway.
 struct User {
@@ -49,8 +30,7 @@ async fn sign_up(gateway: &Channel) -> User {
         .await
         .unwrap()
         .into_inner();
-    let bearer = format!("Bearer {}", signed_up.tokens.unwrap().access_token);
-    let channel = InterceptedService::new(gateway.clone(), Bearer(bearer.parse().unwrap()));
+    let channel = authorized(gateway.clone(), &signed_up.tokens.unwrap().access_token);
     User {
         id: signed_up.user.unwrap().id,
         tasks: TaskServiceClient::new(channel.clone()),

@@ -12,7 +12,7 @@ use std::{
 };
 
 use dapr_kit::AppServer;
-use gateway::testsuite::TestGateway;
+use gateway::testsuite::{Authorized, TestGateway, authorized};
 use localdapr::{
     AppSpec,
     testsuite::{ServedApp, TestDapr},
@@ -23,28 +23,8 @@ use todo_proto::todo::v1::{
     sync_service_server, task_service_client::TaskServiceClient,
 };
 use tonic::{
-    Request, Response, Status,
-    codegen::BoxStream,
-    metadata::{AsciiMetadataValue, MetadataMap},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
+    Request, Response, Status, codegen::BoxStream, metadata::MetadataMap, transport::Channel,
 };
-
-/// A channel whose calls carry `authorization: Bearer <token>`.
-pub type Authorized = InterceptedService<Channel, Bearer>;
-
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 /// The running suite and its clients.
 pub struct TestApp {
@@ -82,8 +62,7 @@ impl TestApp {
 
     /// A channel that presents `access_token`.
     pub fn authorized(&self, access_token: &str) -> Authorized {
-        let value = format!("Bearer {access_token}").parse().unwrap();
-        InterceptedService::new(self.channel.clone(), Bearer(value))
+        authorized(self.channel.clone(), access_token)
     }
 
     /// TaskService for the holder of `access_token`.

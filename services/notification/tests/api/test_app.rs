@@ -10,7 +10,7 @@ use std::{
 
 use chrono::{DateTime, TimeDelta, Utc};
 use dapr_kit::{AppCallbackService, JobHandlers, Subscription, Subscriptions, TopicEvent};
-use gateway::testsuite::TestGateway;
+use gateway::testsuite::{Authorized, TestGateway, authorized};
 use localdapr::{
     AppSpec,
     testsuite::{ServedApp, StoppedDapr, TestDapr, wait_until},
@@ -20,31 +20,10 @@ use todo_proto::todo::v1::{
     self as proto, auth_service_client::AuthServiceClient,
     notification_service_client::NotificationServiceClient, task_service_client::TaskServiceClient,
 };
-use tonic::{
-    Request, Status,
-    metadata::AsciiMetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::transport::Channel;
 
 /// The app id of the test's subscriber of `reminders`.
 pub const LISTENER_APP_ID: &str = "reminder-listener";
-
-/// A channel whose calls carry `authorization: Bearer <token>`.
-pub type Authorized = InterceptedService<Channel, Bearer>;
-
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 /// A `ReminderDue` the subscriber received, and when it arrived.
 pub type Arrival = (proto::ReminderDue, DateTime<Utc>);
@@ -184,8 +163,7 @@ impl TestApp {
 
     /// A channel that presents `access_token`.
     fn authorized(&self, access_token: &str) -> Authorized {
-        let value = format!("Bearer {access_token}").parse().unwrap();
-        InterceptedService::new(self.channel.clone(), Bearer(value))
+        authorized(self.channel.clone(), access_token)
     }
 
     /// TaskService for `user`, through the gateway.

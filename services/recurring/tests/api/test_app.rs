@@ -14,19 +14,14 @@ use dapr_kit::{
     AppCallbackService, DaprClient, JobHandlers, Publication, Subscription, Subscriptions,
     TopicEvent,
 };
-use gateway::testsuite::TestGateway;
+use gateway::testsuite::{Authorized, TestGateway, authorized};
 use localdapr::testsuite::{ServedApp, TestDapr, wait_until};
 use todo_core::wire_time::{timestamp_to_utc, utc_to_timestamp};
 use todo_proto::todo::v1::{
     self as proto, Task, TaskEvent, TaskEventType, auth_service_client::AuthServiceClient,
     task_service_client::TaskServiceClient,
 };
-use tonic::{
-    Request, Status,
-    metadata::AsciiMetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::transport::Channel;
 
 /// The zone the tests' tasks are due in.
 pub const BERLIN: Tz = chrono_tz::Europe::Berlin;
@@ -34,20 +29,7 @@ pub const BERLIN: Tz = chrono_tz::Europe::Berlin;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// TaskService through the gateway, as a signed-in user.
-pub type Tasks = TaskServiceClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
+pub type Tasks = TaskServiceClient<Authorized>;
 
 /// Every event published on `task-events`, as a subscriber of its own received it.
 pub type Recorded = Arc<Mutex<Vec<TaskEvent>>>;
@@ -129,10 +111,10 @@ impl TestApp {
             .unwrap()
             .into_inner();
         let token = response.tokens.unwrap().access_token;
-        let bearer = Bearer(format!("Bearer {token}").parse().unwrap());
+
         User {
             id: response.user.unwrap().id,
-            tasks: TaskServiceClient::new(InterceptedService::new(self.channel.clone(), bearer)),
+            tasks: TaskServiceClient::new(authorized(self.channel.clone(), &token)),
         }
     }
 

@@ -3,36 +3,19 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use gateway::testsuite::{Authorized, authorized};
 use localdapr::testsuite::{ServedApp, TestDapr};
 use todo_proto::todo::v1::{
     self as proto, auth_service_client::AuthServiceClient, sync_service_client::SyncServiceClient,
     task_service_client::TaskServiceClient, watch_tasks_response::Item,
 };
 use tonic::{
-    Request, Status, Streaming,
-    metadata::AsciiMetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
+    Streaming,
     transport::{Channel, Endpoint},
 };
 
 /// How long a test waits for an item it expects.
 pub const ITEM_DEADLINE: Duration = Duration::from_secs(10);
-
-/// A channel whose calls carry `authorization: Bearer <token>`.
-pub type Authorized = InterceptedService<Channel, Bearer>;
-
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 /// The running suite.
 pub struct TestSuite {
@@ -105,8 +88,7 @@ impl TestSuite {
 
     /// A channel that presents `access_token` on `channel`.
     pub fn authorized_on(channel: Channel, access_token: &str) -> Authorized {
-        let value = format!("Bearer {access_token}").parse().unwrap();
-        InterceptedService::new(channel, Bearer(value))
+        authorized(channel, access_token)
     }
 
     /// TaskService for the holder of `access_token`.
