@@ -3,7 +3,7 @@
 //! (casts to `uuid`/`jsonb` on PostgreSQL, fixed-width UTC text times on SQLite); both order a
 //! history by (occurred_at, task_version, event_id).
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{
@@ -21,6 +21,9 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a caller waits for a pooled connection before the attempt counts as failed.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long startup keeps trying while the first connection times out (a database still
+/// starting, or a machine too busy to open it within [`ACQUIRE_TIMEOUT`]).
+const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 /// How long SQLite waits for another connection's write lock before failing with BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -115,12 +118,14 @@ impl AuditLog {
         let migrate = |source| StoreError::Migrate { kind, source };
         let pool = match url {
             DatabaseUrl::Postgres(options) => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.clone())
-                    .await
-                    .map_err(connect)?;
+                let pool = until_connected(|| {
+                    PgPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .connect_with(options.clone())
+                })
+                .await
+                .map_err(connect)?;
                 POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrate)?;
                 Pool::Postgres(pool)
             }
@@ -131,12 +136,14 @@ impl AuditLog {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(connect)?;
+                let pool = until_connected(|| {
+                    SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .connect_with(options.clone())
+                })
+                .await
+                .map_err(connect)?;
                 SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate)?;
                 Pool::Sqlite(pool)
             }
@@ -279,6 +286,24 @@ impl AuditLog {
 /// A UTC time as fixed-width RFC 3339 text (nanoseconds, `Z`), so text order is time order.
 fn sortable_utc(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Opens a pool with `connect`, trying again while the first connection times out, until
+/// [`STARTUP_DEADLINE`]; any other error (a refused password, a bad path) fails at once.
+async fn until_connected<P, F, Fut>(mut connect: F) -> Result<P, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<P, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + STARTUP_DEADLINE;
+    loop {
+        match connect().await {
+            Err(sqlx::Error::PoolTimedOut) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!("the audit database did not answer in time; trying again");
+            }
+            result => return result,
+        }
+    }
 }
 
 #[cfg(test)]
