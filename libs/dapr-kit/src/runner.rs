@@ -216,6 +216,14 @@ impl AppServer {
         self
     }
 
+    /// Applies what a service behind a sidecar reads into [`crate::ServiceSettings`]: the
+    /// app API token its sidecar sends, the shutdown grace and the shutdown delay.
+    pub fn behind_sidecar(self, settings: &crate::ServiceSettings) -> Self {
+        self.app_token(settings.dapr.app_api_token.clone())
+            .shutdown_grace(settings.shutdown_grace)
+            .shutdown_delay(settings.shutdown_delay)
+    }
+
     /// Sets how long in-flight calls get to finish after shutdown begins.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;

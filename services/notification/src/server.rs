@@ -67,9 +67,7 @@ pub async fn run(
         .grpc_service(NotificationServiceServer::new(api))
         .app_callback(callbacks(&config, store, late_after))
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
-        .app_token(config.settings.dapr.app_api_token.clone())
-        .shutdown_grace(config.settings.shutdown_grace)
-        .shutdown_delay(config.settings.shutdown_delay)
+        .behind_sidecar(&config.settings)
         .run(listeners, shutdown)
         .await?;
     Ok(())

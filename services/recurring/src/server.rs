@@ -52,9 +52,7 @@ pub async fn run(
         .trusted_callers(&config.event_trust)
         .watch_sidecar(sidecar_watch)
         .app_callback(AppCallbackService::new(subscriptions, JobHandlers::new()))
-        .app_token(config.settings.dapr.app_api_token.clone())
-        .shutdown_grace(config.settings.shutdown_grace)
-        .shutdown_delay(config.settings.shutdown_delay)
+        .behind_sidecar(&config.settings)
         .run(listeners, shutdown)
         .await?;
     Ok(())

@@ -56,9 +56,7 @@ pub async fn run(
             JobHandlers::new(),
         ))
         .reflection(todo_proto::TODO_FILE_DESCRIPTOR_SET)
-        .app_token(config.settings.dapr.app_api_token.clone())
-        .shutdown_grace(config.settings.shutdown_grace)
-        .shutdown_delay(config.settings.shutdown_delay)
+        .behind_sidecar(&config.settings)
         .run(listeners, shutdown)
         .await?;
     Ok(())
