@@ -99,7 +99,15 @@ tool() {
     return "$status"
 }
 
+# Directories of earlier runs that were killed (SIGKILL leaves no trap to run) go first: each
+# holds the pid of the script that made it.
+for stale in "${TMPDIR:-/tmp}"/todo-kafka.*; do
+    if [ -f "$stale/owner.pid" ] && ! kill -0 "$(cat "$stale/owner.pid")" 2>/dev/null; then
+        rm -rf "$stale"
+    fi
+done
 dir="$(mktemp -d "${TMPDIR:-/tmp}/todo-kafka.XXXXXX")"
+echo "$$" > "$dir/owner.pid"
 pid=""
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
@@ -121,7 +129,10 @@ cleanup() {
         echo "kafka: stopped in $(($(now_ms) - stop_ms)) ms" >&2
         cds_keep broker
     fi
-    if [ "$status" -ne 0 ] && [ -f "$dir/server.log" ] && [ "$mode" != command ]; then
+    # A failed run shows the broker's log; an interrupted one (130, 143) or a failed COMMAND does
+    # not (COMMAND's harness has $KAFKA_LOG).
+    if [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ "$status" -ne 143 ] \
+            && [ -f "$dir/server.log" ] && [ "$mode" != command ]; then
         echo "kafka: the run failed; the end of $dir/server.log:" >&2
         tail -n 40 "$dir/server.log" >&2
     fi
