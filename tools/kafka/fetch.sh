@@ -36,9 +36,16 @@ if [ ! -f "$dest/.complete" ]; then
     echo "fetch.sh: resolving Kafka $version from Maven Central into $dest" >&2
     start=$SECONDS
     # copy-dependencies: the jars live in the cache directory itself, so the classpath does not
-    # depend on ~/.m2 being kept. stdout goes to stderr: ours carries only the answer.
-    mvn -B -q -Dstyle.color=never -f "$pom" "${repo_args[@]}" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >&2
+    # depend on ~/.m2 being kept. Maven's output is shown only when it fails (with -q, Maven 3.8
+    # still prints bare colour codes).
+    if ! mvn -B -q -f "$pom" "${repo_args[@]}" \
+            dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
+            >"$tmp/mvn.log" 2>&1; then
+        cat "$tmp/mvn.log" >&2
+        echo "$0: Maven could not resolve tools/kafka/pom.xml (above)" >&2
+        exit 1
+    fi
+    rm -f "$tmp/mvn.log"
     find "$tmp/libs" -name '*.jar' | sort > "$tmp/classpath"
     if ! grep -q "/kafka_2.13-$version.jar\$" "$tmp/classpath"; then
         echo "$0: Maven finished but kafka_2.13-$version.jar is not among the jars" >&2

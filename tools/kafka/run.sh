@@ -137,6 +137,7 @@ cleanup() {
         tail -n 40 "$dir/server.log" >&2
     fi
     if [ "${KAFKA_KEEP_DIR:-}" = 1 ]; then
+        rm -f "$dir/owner.pid" # not a killed run's: the next run leaves it alone
         echo "kafka: kept $dir" >&2
     else
         rm -rf "$dir"
