@@ -99,6 +99,21 @@ pub trait ServiceConfig: Sized + Debug {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Reads the configuration from `vars` as `localdapr run` starts the service: with an
+    /// `APP_API_TOKEN` unless `vars` sets one (an empty value turns it off). For tests.
+    ///
+    /// # Errors
+    /// As [`ServiceConfig::from_lookup`].
+    fn from_run_vars(vars: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            vars.iter()
+                .rev()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_string())
+                .or_else(|| (name == crate::config::ENV_APP_API_TOKEN).then(|| "app-token".into()))
+        })
+    }
+
     /// The settings every service shares, among them the two addresses it binds.
     fn settings(&self) -> &ServiceSettings;
 }

@@ -73,21 +73,13 @@ impl ServiceConfig for Config {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use dapr_kit::{caller::ENV_ALLOW_INSECURE_NO_APP_TOKEN, config::ENV_APP_API_TOKEN};
 
     use super::*;
 
     /// Reads a configuration from `vars`, plus the app token `localdapr run` always gives.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut vars: HashMap<_, _> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        vars.entry(ENV_APP_API_TOKEN.to_string())
-            .or_insert_with(|| "app-token".to_string());
-        Config::from_lookup(|name| vars.get(name).cloned())
+        Config::from_run_vars(vars)
     }
 
     #[test]
