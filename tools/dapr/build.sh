@@ -11,8 +11,7 @@
 #
 #   build.sh [--force] [daprd] [scheduler]   build (default: both)
 #   build.sh --print-dir                     print the output directory
-#   build.sh --check-app                     only check internal/daprdapp/app.go
-#   build.sh --sync-app                      rewrite internal/daprdapp/app.go from the module cache
+#   build.sh --print-app                     generate internal/daprdapp/app.go and print it
 #
 # Exit status: 0 when every requested binary is there and current, 1 otherwise.
 set -euo pipefail
@@ -32,8 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --print-dir) echo "$out"; exit 0 ;;
     --force) force=1 ;;
-    --check-app) mode=check-app ;;
-    --sync-app) mode=sync-app ;;
+    --print-app) mode=print-app ;;
     daprd|scheduler) targets+=("$arg") ;;
     -h|--help) sed -n '2,18p' "$self"; exit 0 ;;
     *) echo "build.sh: unknown argument: $arg" >&2; exit 1 ;;
@@ -53,36 +51,40 @@ if ! grep -q "^	github.com/dapr/dapr v$DAPR_VERSION\$" go.mod; then
   log "go.mod does not require github.com/dapr/dapr v$DAPR_VERSION; update DAPR_VERSION/DAPR_COMMIT here"; exit 1
 fi
 
-# internal/daprdapp/app.go must be upstream's cmd/daprd/app/app.go minus the
-# import of cmd/daprd/components (see internal/daprdapp/doc.go).
-expected_app() {
-  local dir
+# internal/daprdapp/app.go is generated here, never committed: upstream's
+# cmd/daprd/app/app.go from the module cache (fetched from the Go module proxy
+# like any dependency) minus its blank import of cmd/daprd/components (see
+# internal/daprdapp/doc.go). The sed must remove exactly those three lines.
+APP_GO_SHA256=3e3562696896e972f2ef5fa7f7a8b69af9baaa4aa9f4aad1204c5221f2cb37c4 # upstream app.go at v$DAPR_VERSION
+generate_app() {
+  local dir src
   go mod download github.com/dapr/dapr
   dir="$(go list -m -f '{{.Dir}}' github.com/dapr/dapr)"
-  [ -n "$dir" ] && [ -f "$dir/cmd/daprd/app/app.go" ] || { log "github.com/dapr/dapr is not in the module cache"; return 1; }
-  # Drop the comment, the import and the blank line after it (so gofmt is happy).
-  sed -e '/^\t\/\/ Register all components$/d' \
-      -e '/^\t_ "github.com\/dapr\/dapr\/cmd\/daprd\/components"$/{N;d;}' \
-      "$dir/cmd/daprd/app/app.go"
-}
-check_app() {
-  local want; want="$(expected_app)" || return 1
-  if [ "$want" != "$(cat internal/daprdapp/app.go)" ]; then
-    log "internal/daprdapp/app.go differs from github.com/dapr/dapr v$DAPR_VERSION's cmd/daprd/app/app.go minus its components import;"
-    log "review the upstream change, then run: tools/dapr/build.sh --sync-app"
+  src="$dir/cmd/daprd/app/app.go"
+  [ -n "$dir" ] && [ -f "$src" ] || { log "github.com/dapr/dapr is not in the module cache"; return 1; }
+  if [ "$(sha256sum < "$src" | cut -d' ' -f1)" != "$APP_GO_SHA256" ]; then
+    log "$src is not the app.go this script was written for; review it and update APP_GO_SHA256"
     return 1
   fi
+  sed -e '/^\t\/\/ Register all components$/d' \
+      -e '/^\t_ "github.com\/dapr\/dapr\/cmd\/daprd\/components"$/{N;d;}' \
+      "$src" > internal/daprdapp/app.go.tmp
+  if [ "$(( $(wc -l < "$src") - $(wc -l < internal/daprdapp/app.go.tmp) ))" != 3 ]; then
+    rm -f internal/daprdapp/app.go.tmp
+    log "removing the components import from $src did not remove exactly three lines"
+    return 1
+  fi
+  mv -f internal/daprdapp/app.go.tmp internal/daprdapp/app.go
 }
 case "$mode" in
-  check-app) check_app && log "internal/daprdapp/app.go matches upstream"; exit $? ;;
-  sync-app) expected_app > internal/daprdapp/app.go; log "rewrote internal/daprdapp/app.go"; exit 0 ;;
+  print-app) generate_app && cat internal/daprdapp/app.go; exit $? ;;
 esac
 
 stamp="$(
   {
     echo "go $go_have CGO_ENABLED=0 $(go env GOOS)/$(go env GOARCH)"
     cat go.mod go.sum "$self"
-    find cmd internal -name '*.go' -print0 | LC_ALL=C sort -z | xargs -0 cat
+    find cmd internal -name '*.go' ! -name app.go -print0 | LC_ALL=C sort -z | xargs -0 cat
   } | sha256sum | cut -d' ' -f1
 )"
 
@@ -100,7 +102,7 @@ for t in "${targets[@]}"; do
     log "$t is current ($bin, $(du -h "$bin" | cut -f1)); skipping the build"
     continue
   fi
-  if [ "$t" = daprd ]; then check_app || { status=1; continue; }; fi
+  if [ "$t" = daprd ]; then generate_app || { status=1; continue; }; fi
   log "building $t into $bin (nice -n 19; the first build takes minutes)"
   start=$(date +%s)
   errlog="$(mktemp)"
@@ -115,11 +117,6 @@ for t in "${targets[@]}"; do
     status=1
     rm -f "$bin.tmp"
     cat "$errlog" >&2
-    if grep -q 'durabletask-go.*403' "$errlog"; then
-      log "$t: the Go module proxy refuses github.com/dapr/durabletask-go v0.12.4 (403 Forbidden,"
-      log "  'This module version is not available'), which Dapr v$DAPR_VERSION's runtime (workflow engine) imports."
-      log "  daprd cannot be built from the registries here; see tools/dapr/README.md."
-    fi
     log "building $t failed after $(( $(date +%s) - start )) s"
   fi
   rm -f "$errlog"

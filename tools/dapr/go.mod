@@ -26,6 +26,11 @@ replace (
 	github.com/toolkits/concurrent => github.com/niean/gotools v0.0.0-20151221085310-ff3f51fc5c60
 )
 
+// Ours, not Dapr's: Dapr v1.18.3 requires durabletask-go v0.12.4, which the Go
+// module proxy refuses (403 "This module version is not available"). v0.12.1 is
+// served and daprd builds and passes our tests with it; see README.md.
+replace github.com/dapr/durabletask-go => github.com/dapr/durabletask-go v0.12.1
+
 require (
 	github.com/dapr/components-contrib v1.18.4
 	github.com/dapr/dapr v1.18.3
