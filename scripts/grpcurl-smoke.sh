@@ -12,6 +12,9 @@
 #
 # GRPCURL_SMOKE_ADDRESS points grpcurl at another address than the gateway it started (to see
 # the health wait fail); GRPCURL_SMOKE_HEALTH_SECONDS bounds that wait (default 60).
+# GRPCURL_SMOKE_METRICS_OUT=FILE: at the end, every app's /metrics (admin port), after all of the
+# above ran, is written to FILE, each line prefixed with the app id and a tab; `just test` gives
+# it to deploy/tests/live_metrics.py (no dashboard panel or alert on a metric that does not exist).
 set -euo pipefail
 
 script_name=grpcurl-smoke
@@ -19,16 +22,20 @@ script_name=grpcurl-smoke
 source "$(dirname "$0")/scratch-suite.sh"
 
 apps=(todo-api gateway recurring notification audit sync)
-declare -A port
-for app in "${apps[@]}"; do port[$app]=$(free_port); done
+declare -A port admin_port
+for app in "${apps[@]}"; do
+    port[$app]=$(free_port)
+    admin_port[$app]=0
+    if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then admin_port[$app]=$(free_port); fi
+done
 
 # The repository's components, with the secret file moved into the scratch directory.
 scratch_components "$scratch/secrets.json"
 {
     printf 'version: 1\ncommon:\n  resourcesPath: ./components\napps:\n'
     for app in "${apps[@]}"; do
-        printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "0" }\n' \
-            "$app" "${port[$app]}" "$app"
+        printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "%s" }\n' \
+            "$app" "${port[$app]}" "$app" "${admin_port[$app]}"
     done
 } > "$scratch/dapr.yaml"
 
@@ -144,6 +151,19 @@ listed=$(grpcurl -plaintext "${auth[@]}" -d '{}' "$address" todo.v1.Notification
     || fail "ListNotifications after MarkRead"
 grep -q '"unreadCount"' <<<"$listed" && fail "still unread after MarkRead: $listed"
 grep -q '"read": true' <<<"$listed" || fail "not marked read: $listed"
+
+if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then
+    : > "$GRPCURL_SMOKE_METRICS_OUT"
+    for app in "${apps[@]}"; do
+        python3 - "$app" "http://127.0.0.1:${admin_port[$app]}/metrics" >>"$GRPCURL_SMOKE_METRICS_OUT" <<'PY' \
+            || fail "no /metrics from $app on its admin port ${admin_port[$app]}"
+import sys, urllib.request
+app, url = sys.argv[1], sys.argv[2]
+for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+    print(f"{app}\t{line}")
+PY
+    done
+fi
 
 echo "grpcurl-smoke: ok (six apps; list, describe, health on the gateway; health and reflection on every app's" \
     "own port with its token, Unauthenticated without; SignUp, SignIn, CreateTask, InvalidArgument with decoded" \
