@@ -18,6 +18,60 @@ up: build
         "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it). API tokens: .localdapr/tokens.json" \
         localdapr run -f dapr.yaml
 
+# hadolint on the Dockerfile, shellcheck on every script, actionlint on every workflow, promtool
+# on the alert rules and their unit tests, and deploy/tests (pytest): helm lint --strict and helm
+# template of the chart for each values file, kubernetes-validate --strict on every rendered
+# object, Dapr v1.18.3's CRD schemas on every Dapr object, values.schema.json refusing wrong
+# values, the Dapr wiring against the services' code, the Dockerfile against the workspace, the
+# metric names the dashboard and rules query, and the deploy scripts' --dry-run. helm, promtool
+# and actionlint are built once from their Go modules into ~/.cache/todo-suite/tools.
+# Checks everything Kubernetes reads, offline, with the real tools (issue #11).
+check-k8s: python-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    started=$(date +%s)
+    step() { printf '\n--- check-k8s: %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+    step "tools (helm, promtool, actionlint from their Go modules; cached)"
+    helm=$(tools/go-tool.sh helm)
+    promtool=$(tools/go-tool.sh promtool)
+    actionlint=$(tools/go-tool.sh actionlint)
+    step "sources read by the checks (Go module cache)"
+    module_dir() { go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if d.get("Error") else print(d["Dir"])'; }
+    export TODO_HELM="$helm"
+    TODO_DAPR_DIR=$(module_dir github.com/dapr/dapr@v1.18.3)
+    TODO_COMPONENTS_CONTRIB_DIR=$(module_dir github.com/dapr/components-contrib@v1.18.4)
+    TODO_CADVISOR_DIR=$(module_dir github.com/google/cadvisor@v0.61.0)
+    TODO_PROMETHEUS_DIR=$(cd tools/promtool && go list -m -f '{{{{.Dir}}' github.com/prometheus/prometheus)
+    export TODO_DAPR_DIR TODO_COMPONENTS_CONTRIB_DIR TODO_CADVISOR_DIR TODO_PROMETHEUS_DIR
+    export TODO_KUBERNETES_VALIDATE="$PWD/.venv/bin/kubernetes-validate"
+    step "hadolint Dockerfile"
+    .venv/bin/hadolint Dockerfile
+    step "shellcheck on every script"
+    .venv/bin/shellcheck $(git ls-files '*.sh') .ci/run
+    step "actionlint $("$actionlint" -version | head -n1) on every workflow"
+    "$actionlint" -shellcheck "$PWD/.venv/bin/shellcheck" .github/workflows/*.yaml
+    step "promtool check rules and test rules"
+    rules_dir=$(mktemp -d)
+    trap 'rm -rf "$rules_dir"' EXIT
+    .venv/bin/python -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"], open(sys.argv[2], "w"))' \
+        deploy/monitoring/prometheus-rules.yaml "$rules_dir/todo-suite.rules.yaml"
+    cp deploy/monitoring/tests/*.test.yaml "$rules_dir/"
+    "$promtool" check rules "$rules_dir/todo-suite.rules.yaml"
+    "$promtool" test rules "$rules_dir"/*.test.yaml
+    step "deploy/tests (pytest)"
+    .venv/bin/pytest -q -p no:cacheprovider deploy/tests
+    step "passed"
+
+# deploy/minikube/up.sh: --dry-run prints every command, --with-monitoring adds Prometheus and
+# Grafana, --no-port-forward returns once the suite is ready.
+# Brings the suite up on Minikube (real Dapr, Redpanda, PostgreSQL) and port-forwards the gateway.
+up-minikube *args:
+    deploy/minikube/up.sh {{args}}
+
+# Takes the Minikube deployment down and stops Minikube (--dry-run, --delete).
+down-minikube *args:
+    deploy/minikube/down.sh {{args}}
+
 # Builds every binary of the suite (debug).
 build:
     cargo build --locked --bins
@@ -59,13 +113,16 @@ proto-breaking: node-tools
 proto-check: lint-proto
     cargo test -p todo-proto --locked
 
+# The smoke run's /metrics are compared with deploy/monitoring/metrics/services.txt, the metrics
+# the dashboard and alerts may query.
 # Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
 # attacks and the kill -9 of issue #7 against the real binaries. audit's store tests also run on
 # PostgreSQL when TODO_TEST_POSTGRES_URL is set: `scripts/with-test-postgres.sh just test`.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
-    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/grpcurl-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" GRPCURL_SMOKE_METRICS_OUT="{{target_dir}}/suite-metrics.txt" scripts/grpcurl-smoke.sh
+    .venv/bin/python deploy/tests/live_metrics.py --check "{{target_dir}}/suite-metrics.txt"
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
 
 # Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
