@@ -178,6 +178,7 @@ async fn s8_2_localdapr_run_gives_each_app_its_sidecars_http_port() {
     let resources = Resources::load(&run_file.resources_path).unwrap();
     let options = RunOptions {
         data_dir: dir.path().join(".localdapr"),
+        daprd: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(runner::run(run_file, resources, options, async {
