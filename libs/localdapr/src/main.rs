@@ -160,6 +160,7 @@ async fn run(file: PathBuf, data_dir: Option<PathBuf>, daprd: DaprdArgs) -> anyh
         config: daprd.daprd_config,
         scheduler_host_address: daprd.scheduler_host_address,
         log_level: daprd.daprd_log_level,
+        namespace: None,
     });
     // localdapr's own components are read (and checked) only when it serves the sidecars.
     let resources = match &daprd {

@@ -262,6 +262,26 @@ pub struct SidecarHandle {
 }
 
 impl SidecarHandle {
+    /// A handle of a sidecar served by something else than this runtime (the real daprd of
+    /// the test fixtures); `stop` is what ends it.
+    #[cfg(feature = "testsuite")]
+    pub(crate) fn external(
+        grpc_address: SocketAddr,
+        http_address: SocketAddr,
+        app: Arc<AppInstanceHandle>,
+        spec: &AppSpec,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            grpc_address,
+            http_address,
+            app,
+            api_token: spec.api_token.clone().map(SecretString::from),
+            app_api_token: spec.app_api_token.clone().map(SecretString::from),
+            stop,
+        }
+    }
+
     /// The variables an app of this sidecar needs, as `localdapr run` gives them:
     /// `DAPR_GRPC_PORT`, and `DAPR_API_TOKEN` and `APP_API_TOKEN` when the sidecar has them.
     pub fn app_env(&self) -> Vec<(&'static str, String)> {

@@ -434,7 +434,10 @@ fn initial_offset_is_oldest(component: &Component, metadata: &HashMap<String, St
 async fn list_subscriptions(
     app: &AppInstanceHandle,
 ) -> Result<Vec<dapr::TopicSubscription>, Status> {
-    let Some(mut client) = app.raw_channel().map(dapr::app_callback_client::AppCallbackClient::new) else {
+    let Some(mut client) = app
+        .raw_channel()
+        .map(dapr::app_callback_client::AppCallbackClient::new)
+    else {
         return Ok(Vec::new());
     };
     let mut delays = LIST_RETRY_DELAYS.iter();

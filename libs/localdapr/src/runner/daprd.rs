@@ -39,6 +39,8 @@ pub struct DaprdOptions {
     pub scheduler_host_address: Option<String>,
     /// daprd's `--log-level`.
     pub log_level: String,
+    /// The namespace (`NAMESPACE`): jobs and namespaced topics are kept apart by it.
+    pub namespace: Option<String>,
 }
 
 /// Why a daprd sidecar did not come up.
@@ -166,6 +168,9 @@ impl Daprd {
             "POD_NAME".to_string(),
             spec.instance_name.clone().unwrap_or_else(|| app_id.clone()),
         )];
+        if let Some(namespace) = &options.namespace {
+            env.push(("NAMESPACE".to_string(), namespace.clone()));
+        }
         if let Some(token) = &spec.api_token {
             env.push(("DAPR_API_TOKEN".to_string(), token.clone()));
         }

@@ -172,7 +172,7 @@ fn dapr_kit_raw_subscription(
 
 /// The messages on `topic` in the log, and the failed attempts recorded against them.
 async fn logged(dapr: &TestDapr, topic: &'static str) -> (i64, i64) {
-    dapr.dapr
+    dapr.local()
         .runtime()
         .db
         .call(move |c| {
@@ -211,7 +211,7 @@ async fn s2_3_a_delivery_failing_during_shutdown_stays_pending_and_skips_the_dea
     failing.wait_for(1, "the event is handed to the app").await;
 
     // The app fails the event while the runtime drains.
-    dapr.dapr.drain().await;
+    dapr.local().drain().await;
     assert_eq!(failing.calls().len(), 1);
     assert_eq!(
         logged(&dapr, "draining").await,
