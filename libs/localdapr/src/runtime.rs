@@ -252,6 +252,9 @@ pub struct SidecarHandle {
     pub grpc_address: SocketAddr,
     /// Where the sidecar's HTTP port (`DAPR_HTTP_PORT`) listens.
     pub http_address: SocketAddr,
+    /// Where a real daprd of the test fixtures serves `/metrics`; localdapr's own sidecars
+    /// record into the process's metrics recorder instead.
+    pub metrics_address: Option<SocketAddr>,
     /// The instance it serves.
     pub app: Arc<AppInstanceHandle>,
     /// What callers must send (`DAPR_API_TOKEN`), for [`SidecarHandle::app_env`].
@@ -268,6 +271,7 @@ impl SidecarHandle {
     pub(crate) fn external(
         grpc_address: SocketAddr,
         http_address: SocketAddr,
+        metrics_address: SocketAddr,
         app: Arc<AppInstanceHandle>,
         spec: &AppSpec,
         stop: CancellationToken,
@@ -275,6 +279,7 @@ impl SidecarHandle {
         Self {
             grpc_address,
             http_address,
+            metrics_address: Some(metrics_address),
             app,
             api_token: spec.api_token.clone().map(SecretString::from),
             app_api_token: spec.app_api_token.clone().map(SecretString::from),
@@ -403,6 +408,7 @@ impl LocalDapr {
         Ok(SidecarHandle {
             grpc_address,
             http_address,
+            metrics_address: None,
             app,
             api_token: spec.api_token.map(SecretString::from),
             app_api_token: spec.app_api_token.map(SecretString::from),

@@ -206,9 +206,22 @@ impl Daprd {
     /// # Errors
     /// When daprd exits first, or is not healthy by `deadline`.
     pub async fn wait_ready(&mut self, deadline: Duration) -> Result<(), DaprdError> {
+        self.wait_for(deadline, "/v1.0/healthz").await
+    }
+
+    /// Waits until daprd's API serves (`GET /v1.0/healthz/outbound` → 204: components loaded),
+    /// whether or not its app is up yet.
+    ///
+    /// # Errors
+    /// When daprd exits first, or is not ready by `deadline`.
+    pub async fn wait_outbound_ready(&mut self, deadline: Duration) -> Result<(), DaprdError> {
+        self.wait_for(deadline, "/v1.0/healthz/outbound").await
+    }
+
+    async fn wait_for(&mut self, deadline: Duration, path: &str) -> Result<(), DaprdError> {
         let until = Instant::now() + deadline;
         loop {
-            let last = match http_status(self.http_address, "/v1.0/healthz").await {
+            let last = match http_status(self.http_address, path).await {
                 Ok(204) => return Ok(()),
                 Ok(status) => format!("HTTP {status}"),
                 Err(error) => error.to_string(),
@@ -251,7 +264,7 @@ async fn free_port() -> std::io::Result<u16> {
 }
 
 /// The status code of `GET path` on `address` (HTTP/1.1, no body read).
-async fn http_status(address: SocketAddr, path: &str) -> std::io::Result<u16> {
+pub(crate) async fn http_status(address: SocketAddr, path: &str) -> std::io::Result<u16> {
     tokio::time::timeout(PROBE_TIMEOUT, async {
         let mut stream = TcpStream::connect(address).await?;
         stream

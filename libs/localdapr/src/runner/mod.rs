@@ -14,6 +14,7 @@ pub mod tokens;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
+pub(crate) use daprd::http_status;
 pub use daprd::{Daprd, DaprdError, DaprdOptions};
 pub use process::{AppProcess, Launch};
 pub use run_file::{RunApp, RunFile, RunFileError};

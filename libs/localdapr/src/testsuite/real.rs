@@ -9,7 +9,8 @@
 //!   `pubsub.kafka` on the test broker, and every pubsub gets
 //!   `consumerID: "{namespace}"`: daprd then prefixes the topics with the namespace, and each
 //!   fixture runs its daprd in a namespace of its own, so concurrent tests share no topic and no
-//!   consumer group (the broker creates topics on first use);
+//!   consumer group (the broker creates topics on first use); a new group starts at the oldest
+//!   message unless the test says otherwise (a Kafka consumer joins after daprd is healthy);
 //! - localdapr's own metadata keys (`localdaprTopicsOf`) are dropped;
 //! - a Configuration names the `sqlite` name resolver with a file of the test's, so service
 //!   invocation finds only this test's apps.
@@ -127,7 +128,7 @@ impl RealDapr {
         let mut daprd = Daprd::start(&self.options, &spec, &self.tasks)
             .await
             .unwrap_or_else(|error| panic!("{}", todo_telemetry::error_chain(&error)));
-        if let Err(error) = daprd.wait_ready(READY_DEADLINE).await {
+        if let Err(error) = daprd.wait_outbound_ready(READY_DEADLINE).await {
             panic!("{}", todo_telemetry::error_chain(&error));
         }
         let instance = AppInstance {
@@ -144,11 +145,19 @@ impl RealDapr {
             AppInstanceHandle::new(instance, address, spec.app_api_token.clone())
                 .expect("a valid app spec"),
         );
-        app.set_connected(spec.app_port.is_some());
         let stop = self.stop.child_token();
+        if let Some(address) = address {
+            self.tasks.spawn(watch_connection(
+                app.clone(),
+                daprd.http_address,
+                address,
+                stop.clone(),
+            ));
+        }
         let handle = SidecarHandle::external(
             daprd.grpc_address,
             daprd.http_address,
+            daprd.metrics_address,
             app,
             &spec,
             stop.clone(),
@@ -178,6 +187,28 @@ impl RealDapr {
         self.tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.tasks.wait()).await;
     }
+}
+
+/// Keeps [`AppInstanceHandle::is_connected`] true while daprd reports healthy (which it does
+/// once its app port answered and its subscriptions are read) and the app port accepts
+/// connections, as localdapr's own sidecar reports it.
+async fn watch_connection(
+    app: Arc<AppInstanceHandle>,
+    daprd: std::net::SocketAddr,
+    app_address: std::net::SocketAddr,
+    stop: CancellationToken,
+) {
+    let mut ready = false;
+    while !stop.is_cancelled() {
+        ready = ready || crate::runner::http_status(daprd, "/v1.0/healthz").await.ok() == Some(204);
+        let up = ready && tokio::net::TcpStream::connect(app_address).await.is_ok();
+        app.set_connected(up);
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    app.set_connected(false);
 }
 
 /// Rewrites one resource document for daprd on this machine (see the module's doc).
@@ -213,6 +244,7 @@ fn rewrite(document: &mut Value, data_dir: &Path, brokers: &str) {
         })
         .unwrap_or_default();
     metadata.retain(|(key, _)| key != "localdaprTopicsOf");
+    let has_initial_offset = metadata.iter().any(|(key, _)| key == "initialOffset");
     // Per-instance groups (`{podName}`) stay per instance, within the namespace.
     let consumer = metadata
         .iter()
@@ -234,11 +266,16 @@ fn rewrite(document: &mut Value, data_dir: &Path, brokers: &str) {
             spec.insert("type".into(), "pubsub.kafka".into());
             set("brokers", brokers.to_string());
             set("authType", "none".into());
+            // A Kafka consumer joins its group some time after daprd reports healthy, and
+            // daprd gives no signal of it; starting a new group at the oldest message keeps an
+            // event published right after the fixture is up. Topics are the fixture's own.
+            if !has_initial_offset {
+                set("initialOffset", "oldest".into());
+            }
             set(
                 "consumerID",
                 consumer.map_or_else(|| "{namespace}".into(), |id| format!("{{namespace}}-{id}")),
             );
-            set("initialOffset", "oldest".into());
         }
         _ => {}
     }

@@ -188,7 +188,7 @@ async fn s11_shutdown_stops_the_sidecar() {
 
 fn secrets_components(file: &std::path::Path, multi_valued: bool) -> String {
     format!(
-        "kind: Component\nmetadata: {{name: secretstore}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n    - name: secretsFile\n      value: \"{}\"\n    - name: multiValued\n      value: \"{multi_valued}\"\n",
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: secretstore}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n    - name: secretsFile\n      value: \"{}\"\n    - name: multiValued\n      value: \"{multi_valued}\"\n",
         file.display()
     )
 }

@@ -253,7 +253,7 @@ async fn s5_2_save_and_delete_status_codes() {
 #[tokio::test]
 async fn s5_2_without_a_state_store_calls_fail_with_failed_precondition() {
     let only_pubsub =
-        "kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
     let dapr = TestDapr::start(only_pubsub).await;
     let mut client = dapr.client("a").await.official().await;
     let status = client.get_state(get("statestore", "k")).await.unwrap_err();
@@ -487,7 +487,7 @@ async fn the_official_high_level_client_saves_gets_and_deletes_state() {
 async fn s5_2_key_prefix_modes_decide_which_apps_share_keys() {
     let store = |name: &str, prefix: &str| {
         format!(
-            "---\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: \"{prefix}\"\n"
+            "---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: \"{prefix}\"\n"
         )
     };
     let yaml = [
@@ -530,7 +530,7 @@ async fn s5_3_queries_answer_as_daprd_does_for_a_store_without_query_support() {
         metadata: HashMap::new(),
     };
     let only_pubsub =
-        "kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
     let bare = TestDapr::start(only_pubsub).await;
     let mut bare_client = bare.client("a").await.official().await;
     let cases = [
