@@ -530,7 +530,10 @@ spec:
                 "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: k}\nspec: {type: state.redis, version: v1}\n",
             ),
             ("not yaml", "kind: [unclosed\n"),
-            ("unknown kind", "apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: h}\n"),
+            (
+                "unknown kind",
+                "apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: h}\n",
+            ),
             (
                 "secret ref",
                 "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: k}\nspec:\n  type: state.sqlite\n  metadata:\n    - name: x\n      secretKeyRef: {name: a, key: b}\n",

@@ -28,7 +28,7 @@ use crate::{
     AppSpec, SidecarHandle,
     app::AppInstanceHandle,
     components::AppInstance,
-    runner::{Daprd, DaprdOptions},
+    runner::{Daprd, DaprdError, DaprdOptions},
 };
 
 /// Which runtime the fixtures use: `real` for daprd, anything else (or unset) for localdapr.
@@ -125,12 +125,22 @@ impl RealDapr {
     /// # Panics
     /// When daprd does not start or is not healthy in time.
     pub(crate) async fn add_app(&self, spec: AppSpec) -> SidecarHandle {
-        let mut daprd = Daprd::start(&self.options, &spec, &self.tasks)
-            .await
-            .unwrap_or_else(|error| panic!("{}", todo_telemetry::error_chain(&error)));
-        if let Err(error) = daprd.wait_outbound_ready(READY_DEADLINE).await {
-            panic!("{}", todo_telemetry::error_chain(&error));
-        }
+        // Ports are picked free, then bound by daprd (as `dapr run` does): another test can
+        // take one in between, and daprd then exits at once. Try again on fresh ports.
+        let mut attempts = 0;
+        let mut daprd = loop {
+            attempts += 1;
+            let mut daprd = Daprd::start(&self.options, &spec, &self.tasks)
+                .await
+                .unwrap_or_else(|error| panic!("{}", todo_telemetry::error_chain(&error)));
+            match daprd.wait_outbound_ready(READY_DEADLINE).await {
+                Ok(()) => break daprd,
+                Err(error @ DaprdError::Exited { .. }) if attempts < 3 => {
+                    tracing::warn!(error = %error, "daprd exited at start; trying fresh ports");
+                }
+                Err(error) => panic!("{}", todo_telemetry::error_chain(&error)),
+            }
+        };
         let instance = AppInstance {
             app_id: spec.app_id.clone(),
             pod_name: spec
@@ -200,7 +210,11 @@ async fn watch_connection(
 ) {
     let mut ready = false;
     while !stop.is_cancelled() {
-        ready = ready || crate::runner::http_status(daprd, "/v1.0/healthz").await.ok() == Some(204);
+        ready = ready
+            || crate::runner::http_status(daprd, "/v1.0/healthz")
+                .await
+                .ok()
+                == Some(204);
         let up = ready && tokio::net::TcpStream::connect(app_address).await.is_ok();
         app.set_connected(up);
         tokio::select! {
