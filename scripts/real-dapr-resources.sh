@@ -11,12 +11,15 @@
 #   - the secrets those references name are merged into SECRETS_FILE (0600; other secrets in it are
 #     kept): todo-suite-postgres/connection-string = TODO_TEST_POSTGRES_URL. A reference this
 #     script has no local value for fails the render.
-# It also writes OUT_DIR/config.yaml, a Configuration whose name resolution is the sqlite resolver
-# with its database in OUT_DIR, so that several daprd on one machine find each other without
-# multicast (mDNS). Secret values are never printed.
+# The components go to OUT_DIR/resources/. It also writes OUT_DIR/config.yaml, a Configuration
+# whose name resolution is the sqlite resolver with its database in OUT_DIR (nameresolution.db),
+# so that several daprd on one machine find each other without multicast (mDNS). Both stay out of
+# the resources directory: daprd's hot reload watches it, takes a Configuration found there for a
+# new one and restarts itself (SIGHUP) in a loop, and warns about every non-YAML file in it.
+# Secret values are never printed.
 #
 # Usage: scripts/real-dapr-resources.sh OUT_DIR SECRETS_FILE
-#   then: daprd --resources-path OUT_DIR --config OUT_DIR/config.yaml ...
+#   then: daprd --resources-path OUT_DIR/resources --config OUT_DIR/config.yaml ...
 # Needs: TODO_KAFKA_BROKERS (host:port[,host:port...]) and TODO_TEST_POSTGRES_URL, both set by
 # scripts/with-real-dapr.sh. python3 (standard library only).
 set -euo pipefail
@@ -33,7 +36,7 @@ for variable in TODO_KAFKA_BROKERS TODO_TEST_POSTGRES_URL; do
 done
 
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dapr-components/kubernetes"
-mkdir -p "$1" "$(dirname "$2")"
+mkdir -p "$1/resources" "$(dirname "$2")"
 out_dir="$(cd "$1" && pwd)"
 secrets_file="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 
@@ -183,10 +186,11 @@ spec:
       connectionString: {metadata_value(os.path.join(out_dir, "nameresolution.db"))}
 """
 for name, text in rendered.items():
-    with open(os.path.join(out_dir, name), "w") as target:
+    directory = out_dir if name == "config.yaml" else os.path.join(out_dir, "resources")
+    with open(os.path.join(directory, name), "w") as target:
         target.write(text)
 print(
-    f"real-dapr-resources: {len(rendered)} files in {out_dir}; "
+    f"real-dapr-resources: {len(rendered) - 1} components in {out_dir}/resources, config.yaml; "
     f"{len(needed)} secret key(s) merged into {secrets_file}",
     file=sys.stderr,
 )
