@@ -104,7 +104,7 @@ secrets["todo-suite"]["audit-database-url"] = os.environ["TODO_TEST_POSTGRES_URL
 with open(path, "w") as file:
     json.dump(secrets, file)
 PY
-        "$repo/scripts/real-dapr-resources.sh" "$scratch/components" "$secrets_file" >> "$scratch/secrets.log"
+        "$repo/scripts/real-dapr-resources.sh" "$scratch/real-dapr" "$secrets_file" >> "$scratch/secrets.log"
     else
         cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
         sed -i "s|\.localdapr/secrets\.json|$secrets_file|" "$scratch/components/secretstore.yaml"
@@ -116,7 +116,8 @@ run_suite() {
     local beside=()
     if real_dapr; then
         : "${TODO_DAPRD:?TODO_TEST_DAPR=real needs scripts/with-real-dapr.sh}"
-        beside=(--daprd "$TODO_DAPRD" --daprd-config "$scratch/components/config.yaml")
+        beside=(--daprd "$TODO_DAPRD" --daprd-resources-path "$scratch/real-dapr/resources"
+            --daprd-config "$scratch/real-dapr/config.yaml")
     fi
     localdapr run -f "$run_file" --data-dir "$data_dir" --metrics-port 0 "${beside[@]}" > "$log" 2>&1 &
     run_pid=$!
