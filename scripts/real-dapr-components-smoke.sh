@@ -48,8 +48,8 @@ sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in sockets: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in sockets))' "$1"
 }
-kafka_tool() { # MAIN_CLASS ARG...: one of Kafka's command-line tools
-    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr \
+kafka_tool() { # MAIN_CLASS ARG...: one of Kafka's command-line tools, stopped after 90 s
+    timeout 90 java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr \
         -Dlog4j2.configurationFile="$here/../tools/kafka/log4j2-tools.properties" \
         -cp "$TODO_KAFKA_CLASSPATH" "$@"
 }
@@ -185,7 +185,7 @@ print("  task-events:", json.dumps({k: event.get(k) for k in ("id", "source", "t
 step "the outbox published it to task-events"
 
 # The row, and no outbox marker left once the message is out (the outbox deletes it).
-psql_value() { psql "$TODO_TEST_POSTGRES_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+psql_value() { PGCONNECT_TIMEOUT=10 timeout 30 psql "$TODO_TEST_POSTGRES_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 row="$(psql_value "select convert_from(value, 'UTF8') from tasks_state where key = 'todo-api||$marker'")" \
     || fail "psql could not read tasks_state"
 case "$row" in
