@@ -1,4 +1,5 @@
-# Todo Suite tasks. `just --list` shows them; CI runs `just lint` and `just test` (see .ci/run).
+# Todo Suite tasks. `just --list` shows them; CI runs `just lint`, `just test` and `just test-dapr`
+# (see .ci/run).
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -96,7 +97,7 @@ lint-proto: node-tools
 
 # Lints the shell scripts and the GitHub workflows.
 lint-scripts: python-tools
-    .venv/bin/shellcheck scripts/*.sh .ci/run
+    .venv/bin/shellcheck scripts/*.sh tools/*/*.sh .ci/run
     .venv/bin/actionlint .github/workflows/*.yaml
 
 # Fails if proto/todo breaks wire or source compatibility with the previous commit.
@@ -124,6 +125,14 @@ test: python-tools
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" GRPCURL_SMOKE_METRICS_OUT="{{target_dir}}/suite-metrics.txt" scripts/grpcurl-smoke.sh
     .venv/bin/python deploy/tests/live_metrics.py --check "{{target_dir}}/suite-metrics.txt"
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
+
+# Issue #9: Dapr v1.18.3's daprd and Scheduler built by tools/dapr (Go), Apache Kafka from Maven
+# Central (tools/kafka), a throwaway PostgreSQL, and the components of dapr-components/kubernetes;
+# builds and downloads are cached outside the clone. Needs Go, Java 17, Maven and PostgreSQL's
+# server (.ci/run installs Maven and PostgreSQL when missing).
+# Runs the tests on the real Dapr: daprd, Scheduler, Kafka, PostgreSQL (scripts/with-real-dapr.sh).
+test-dapr:
+    scripts/with-real-dapr.sh scripts/real-dapr-components-smoke.sh
 
 # Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
 # line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.

@@ -9,7 +9,15 @@
 #   free_port       a free TCP port on 127.0.0.1;
 #   scratch_components SECRETS_FILE
 #                   the repository's components in $scratch/components, with the secret store
-#                   reading SECRETS_FILE, written with fresh random keys.
+#                   reading SECRETS_FILE, written with fresh random keys. Under
+#                   TODO_TEST_DAPR=real (scripts/with-real-dapr.sh), the production components
+#                   of dapr-components/kubernetes instead, rendered for this machine
+#                   (scripts/real-dapr-resources.sh), and audit on PostgreSQL.
+#   run_suite RUN_FILE DATA_DIR LOG
+#                   starts `localdapr run` on RUN_FILE in the background (run_pid); under
+#                   TODO_TEST_DAPR=real each app runs beside the real daprd ($TODO_DAPRD), with
+#                   the Scheduler at $TODO_DAPR_SCHEDULER.
+#   real_dapr       true under TODO_TEST_DAPR=real.
 #   wait_serving SECONDS [GRPCURL_ARGS...] ADDRESS
 #                   waits until grpc.health.v1.Health/Check at ADDRESS answers SERVING, failing
 #                   at the deadline or when `localdapr run` exits.
@@ -79,10 +87,38 @@ await() {
     done
 }
 
+real_dapr() { [ "${TODO_TEST_DAPR:-local}" = real ]; }
+
 scratch_components() {
     local secrets_file=$1
     mkdir -p "$scratch/components"
-    cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
-    sed -i "s|\.localdapr/secrets\.json|$secrets_file|" "$scratch/components/secretstore.yaml"
     "$repo/scripts/local-secrets.sh" "$secrets_file" > "$scratch/secrets.log"
+    if real_dapr; then
+        : "${TODO_TEST_POSTGRES_URL:?TODO_TEST_DAPR=real needs scripts/with-real-dapr.sh}"
+        # audit keeps its log in PostgreSQL, as in production.
+        python3 - "$secrets_file" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+secrets = json.load(open(path))
+secrets["todo-suite"]["audit-database-url"] = os.environ["TODO_TEST_POSTGRES_URL"]
+with open(path, "w") as file:
+    json.dump(secrets, file)
+PY
+        "$repo/scripts/real-dapr-resources.sh" "$scratch/real-dapr" "$secrets_file" >> "$scratch/secrets.log"
+    else
+        cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
+        sed -i "s|\.localdapr/secrets\.json|$secrets_file|" "$scratch/components/secretstore.yaml"
+    fi
+}
+
+run_suite() {
+    local run_file=$1 data_dir=$2 log=$3
+    local beside=()
+    if real_dapr; then
+        : "${TODO_DAPRD:?TODO_TEST_DAPR=real needs scripts/with-real-dapr.sh}"
+        beside=(--daprd "$TODO_DAPRD" --daprd-resources-path "$scratch/real-dapr/resources"
+            --daprd-config "$scratch/real-dapr/config.yaml")
+    fi
+    localdapr run -f "$run_file" --data-dir "$data_dir" --metrics-port 0 "${beside[@]}" > "$log" 2>&1 &
+    run_pid=$!
 }

@@ -2,7 +2,8 @@
 # Runs a command beside a throwaway PostgreSQL cluster, for the tests that need one (audit's
 # store tests): initdb in a temporary directory, the server on a free port of 127.0.0.1 only,
 # run as a non-root user (the `postgres` account when started as root), a random password,
-# and TODO_TEST_POSTGRES_URL set for the command. The cluster is stopped and deleted when the
+# and TODO_TEST_POSTGRES_URL set for the command (with TODO_TEST_POSTGRES_LOG, the server's log,
+# and TODO_TEST_POSTGRES_DATA, its data directory). The cluster is stopped and deleted when the
 # command ends, fails or is interrupted.
 #
 # Usage: scripts/with-test-postgres.sh COMMAND [ARG...]
@@ -69,6 +70,9 @@ started=yes
     || { cat "$dir/server.log" >&2; exit 1; }
 
 export TODO_TEST_POSTGRES_URL="postgres://todo_test:$password@127.0.0.1:$port/postgres"
+# For harnesses that nest this script (scripts/with-real-dapr.sh): the server's log, to print when
+# a test fails, and its data directory (postmaster.pid), to stop a server this script could not.
+export TODO_TEST_POSTGRES_LOG="$dir/server.log" TODO_TEST_POSTGRES_DATA="$dir/data"
 echo "with-test-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (TODO_TEST_POSTGRES_URL set)" >&2
 status=0
 "$@" || status=$?

@@ -22,6 +22,9 @@
 # Settings (environment):
 #   KAFKA_TOPICS          topics to create; default: task-events reminders task-events-dlq reminders-dlq
 #   KAFKA_PARTITIONS      partitions of each topic; default 1
+#   KAFKA_AUTO_CREATE_TOPICS=true  let the broker create topics on first use (default false:
+#                         the suite's topics are created explicitly, as in Kubernetes; the
+#                         conformance suite on daprd needs per-test namespaced topics)
 #   KAFKA_HEAP_OPTS       the broker's heap; default -Xms128m -Xmx512m
 #   KAFKA_START_TIMEOUT   seconds to wait for the broker to be ready; default 120
 #   KAFKA_KEEP_DIR=1      keep $KAFKA_DIR after the run (to read its logs)
@@ -44,6 +47,7 @@ if ! command -v "$java" >/dev/null 2>&1; then
 fi
 topics="${KAFKA_TOPICS:-task-events reminders task-events-dlq reminders-dlq}"
 partitions="${KAFKA_PARTITIONS:-1}"
+auto_create="${KAFKA_AUTO_CREATE_TOPICS:-false}"
 timeout="${KAFKA_START_TIMEOUT:-120}"
 # shellcheck disable=SC2206 # word splitting of the options is wanted
 heap=(${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m})
@@ -175,7 +179,7 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 # The suite's topics are created explicitly, as the Kubernetes setup creates them.
-auto.create.topics.enable=false
+auto.create.topics.enable=$auto_create
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1

@@ -1,6 +1,7 @@
 //! The scenarios. To add one: a module with `Options` (clap `Args`) and
 //! `run(options) -> anyhow::Result<Report>`, and a variant here.
 
+mod user_size;
 mod watch_latency;
 
 use clap::Subcommand;
@@ -12,6 +13,8 @@ use crate::report::Report;
 pub enum Scenario {
     /// Delivery latency of task events: from a mutation's response to its event on every watch.
     WatchLatency(watch_latency::Options),
+    /// CreateTask and ListTasks latency, one call at a time, for users of a given size.
+    UserSize(user_size::Options),
 }
 
 impl Scenario {
@@ -19,6 +22,7 @@ impl Scenario {
     pub async fn run(self) -> anyhow::Result<Report> {
         match self {
             Self::WatchLatency(options) => watch_latency::run(options).await,
+            Self::UserSize(options) => user_size::run(options).await,
         }
     }
 }

@@ -32,6 +32,8 @@ enum Command {
         /// Where `/metrics` (daprd's metric names) and `/healthz` are served; 0 turns them off.
         #[arg(long, default_value_t = 9090)]
         metrics_port: u16,
+        #[command(flatten)]
+        daprd: DaprdArgs,
     },
     /// Serves one sidecar for an app started separately.
     Sidecar {
@@ -66,6 +68,27 @@ enum Command {
     },
 }
 
+/// `localdapr run` beside the real daprd instead of localdapr's sidecars.
+#[derive(clap::Args)]
+struct DaprdArgs {
+    /// Runs each app beside this daprd binary (Dapr's real sidecar) instead of localdapr's own;
+    /// localdapr then only supervises, as `dapr run` does.
+    #[arg(long, env = "TODO_DAPRD")]
+    daprd: Option<PathBuf>,
+    /// The components the real daprd loads (default: the run file's `resourcesPath`).
+    #[arg(long, requires = "daprd")]
+    daprd_resources_path: Option<PathBuf>,
+    /// A Dapr Configuration file for the real daprd (`--config`).
+    #[arg(long, requires = "daprd")]
+    daprd_config: Option<PathBuf>,
+    /// The Dapr Scheduler's address for the real daprd (`--scheduler-host-address`).
+    #[arg(long, env = "TODO_DAPR_SCHEDULER", requires = "daprd")]
+    scheduler_host_address: Option<String>,
+    /// The real daprd's `--log-level`.
+    #[arg(long, default_value = "info")]
+    daprd_log_level: String,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -88,9 +111,10 @@ async fn main() -> ExitCode {
             file,
             data_dir,
             metrics_port,
+            daprd,
         } => {
             serve_metrics(metrics_port).await;
-            run(file, data_dir).await
+            run(file, data_dir, daprd).await
         }
         Command::Sidecar {
             app_id,
@@ -126,9 +150,23 @@ async fn main() -> ExitCode {
     code
 }
 
-async fn run(file: PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run(file: PathBuf, data_dir: Option<PathBuf>, daprd: DaprdArgs) -> anyhow::Result<()> {
     let run_file = RunFile::load(&file)?;
-    let resources = Resources::load(&run_file.resources_path)?;
+    let daprd = daprd.daprd.map(|binary| runner::DaprdOptions {
+        binary,
+        resources_path: daprd
+            .daprd_resources_path
+            .unwrap_or_else(|| run_file.resources_path.clone()),
+        config: daprd.daprd_config,
+        scheduler_host_address: daprd.scheduler_host_address,
+        log_level: daprd.daprd_log_level,
+        namespace: None,
+    });
+    // localdapr's own components are read (and checked) only when it serves the sidecars.
+    let resources = match &daprd {
+        Some(_) => Resources::default(),
+        None => Resources::load(&run_file.resources_path)?,
+    };
     let data_dir = data_dir.unwrap_or_else(|| {
         file.parent()
             .map(|p| p.join(".localdapr"))
@@ -137,7 +175,7 @@ async fn run(file: PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     runner::run(
         run_file,
         resources,
-        RunOptions { data_dir },
+        RunOptions { data_dir, daprd },
         dapr_kit::shutdown_signal(),
     )
     .await?;

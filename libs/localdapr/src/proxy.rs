@@ -33,7 +33,7 @@ pub(crate) async fn forward(
     else {
         // daprd's director fails with a plain error, which gRPC reports as Unknown.
         return refuse(Status::unknown(
-            "failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found",
+            "cannot proxy request: missing dapr-callee-app-id or dapr-app-id metadata",
         ));
     };
     // `<id>.<namespace>` addresses another namespace; localdapr has one.

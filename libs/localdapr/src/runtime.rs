@@ -252,6 +252,9 @@ pub struct SidecarHandle {
     pub grpc_address: SocketAddr,
     /// Where the sidecar's HTTP port (`DAPR_HTTP_PORT`) listens.
     pub http_address: SocketAddr,
+    /// Where a real daprd of the test fixtures serves `/metrics`; localdapr's own sidecars
+    /// record into the process's metrics recorder instead.
+    pub metrics_address: Option<SocketAddr>,
     /// The instance it serves.
     pub app: Arc<AppInstanceHandle>,
     /// What callers must send (`DAPR_API_TOKEN`), for [`SidecarHandle::app_env`].
@@ -262,6 +265,28 @@ pub struct SidecarHandle {
 }
 
 impl SidecarHandle {
+    /// A handle of a sidecar served by something else than this runtime (the real daprd of
+    /// the test fixtures); `stop` is what ends it.
+    #[cfg(feature = "testsuite")]
+    pub(crate) fn external(
+        grpc_address: SocketAddr,
+        http_address: SocketAddr,
+        metrics_address: SocketAddr,
+        app: Arc<AppInstanceHandle>,
+        spec: &AppSpec,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            grpc_address,
+            http_address,
+            metrics_address: Some(metrics_address),
+            app,
+            api_token: spec.api_token.clone().map(SecretString::from),
+            app_api_token: spec.app_api_token.clone().map(SecretString::from),
+            stop,
+        }
+    }
+
     /// The variables an app of this sidecar needs, as `localdapr run` gives them:
     /// `DAPR_GRPC_PORT`, and `DAPR_API_TOKEN` and `APP_API_TOKEN` when the sidecar has them.
     pub fn app_env(&self) -> Vec<(&'static str, String)> {
@@ -383,6 +408,7 @@ impl LocalDapr {
         Ok(SidecarHandle {
             grpc_address,
             http_address,
+            metrics_address: None,
             app,
             api_token: spec.api_token.map(SecretString::from),
             app_api_token: spec.app_api_token.map(SecretString::from),

@@ -18,6 +18,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic fails the test
 
+pub mod real;
 mod served_app;
 mod server_task;
 
@@ -115,11 +116,12 @@ spec:
       value: "true"
 "#;
 
-/// A runtime in a temporary data directory.
+/// A runtime in a temporary data directory: localdapr, or the real daprd under
+/// `TODO_TEST_DAPR=real` ([`real`]).
 pub struct TestDapr {
-    pub dapr: LocalDapr,
+    runtime: Runtime,
     pub data_dir: TempDir,
-    resources: Resources,
+    yaml: String,
     /// The servers of the apps [`TestDapr::app_with_routes`] started; they serve as long as
     /// the runtime runs.
     app_servers: Mutex<Vec<ServerTask>>,
@@ -148,25 +150,46 @@ impl TestDapr {
         let secrets_file = data_dir.path().join("secrets.json");
         std::fs::write(&secrets_file, secrets.to_string()).expect("the secrets file is written");
         let yaml = SUITE_COMPONENTS.replace("{secrets_file}", &secrets_file.display().to_string());
-        Self::start_in(data_dir, resources(&yaml)).await
+        Self::start_in(data_dir, yaml).await
     }
 
     /// Starts localdapr with the resources in `yaml`.
     pub async fn start(yaml: &str) -> Self {
-        Self::start_in(tempfile::tempdir().unwrap(), resources(yaml)).await
+        Self::start_in(tempfile::tempdir().unwrap(), yaml.to_string()).await
     }
 
-    async fn start_in(data_dir: TempDir, resources: Resources) -> Self {
+    async fn start_in(data_dir: TempDir, yaml: String) -> Self {
         todo_telemetry::init_for_tests();
-        let mut config = LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone());
-        // A hung app would hold a restart for daprd's 30s; the semantics are the same.
-        config.drain_timeout = Duration::from_secs(1);
-        let dapr = LocalDapr::start(config).await.unwrap();
+        let resources = resources(&yaml);
+        let runtime = if real::is_real() {
+            Runtime::Real(real::RealDapr::start(data_dir.path(), &yaml))
+        } else {
+            let mut config = LocalDaprConfig::new(data_dir.path().to_path_buf(), resources.clone());
+            // A hung app would hold a restart for daprd's 30s; the semantics are the same.
+            config.drain_timeout = Duration::from_secs(1);
+            Runtime::Local(LocalDapr::start(config).await.unwrap())
+        };
         Self {
-            dapr,
+            runtime,
             data_dir,
-            resources,
+            yaml,
             app_servers: Mutex::default(),
+        }
+    }
+
+    /// Whether this runtime is the real daprd (`TODO_TEST_DAPR=real`).
+    pub fn is_real(&self) -> bool {
+        matches!(self.runtime, Runtime::Real(_))
+    }
+
+    /// localdapr itself, for tests of what only it has (draining, its database).
+    ///
+    /// # Panics
+    /// On the real daprd: such a test is not applicable there, and says so by skipping first.
+    pub fn local(&self) -> &LocalDapr {
+        match &self.runtime {
+            Runtime::Local(dapr) => dapr,
+            Runtime::Real(_) => panic!("a localdapr-only fixture used on the real daprd"),
         }
     }
 
@@ -178,17 +201,18 @@ impl TestDapr {
     /// Shuts the runtime down, keeping its data directory for [`StoppedDapr::start`].
     pub async fn stop(self) -> StoppedDapr {
         let Self {
-            dapr,
+            runtime,
             data_dir,
-            resources,
+            yaml,
             app_servers,
+            ..
         } = self;
-        dapr.shutdown().await;
-        drop(app_servers);
-        StoppedDapr {
-            data_dir,
-            resources,
+        match runtime {
+            Runtime::Local(dapr) => dapr.shutdown().await,
+            Runtime::Real(dapr) => dapr.shutdown().await,
         }
+        drop(app_servers);
+        StoppedDapr { data_dir, yaml }
     }
 
     /// Serves a sidecar for `spec` (given random tokens where it has none) without an app of
@@ -197,10 +221,14 @@ impl TestDapr {
     /// # Panics
     /// When the sidecar cannot start.
     pub async fn sidecar(&self, spec: AppSpec) -> SidecarHandle {
-        self.dapr
-            .add_app(with_tokens(spec))
-            .await
-            .expect("the sidecar starts")
+        self.add_app(with_tokens(spec)).await
+    }
+
+    async fn add_app(&self, spec: AppSpec) -> SidecarHandle {
+        match &self.runtime {
+            Runtime::Local(dapr) => dapr.add_app(spec).await.expect("the sidecar starts"),
+            Runtime::Real(dapr) => dapr.add_app(spec).await,
+        }
     }
 
     /// A sidecar for `app_id` with no app port: a client-only app.
@@ -274,7 +302,7 @@ impl TestDapr {
     async fn attach(&self, spec: AppSpec, app_stop: Option<CancellationToken>) -> TestApp {
         let spec = with_tokens(spec);
         let api_token = spec.api_token.clone();
-        let sidecar = self.dapr.add_app(spec).await.unwrap();
+        let sidecar = self.add_app(spec).await;
         let mut config =
             DaprConfig::for_endpoint(format!("http://{}", sidecar.grpc_address).parse().unwrap());
         config.api_token = api_token.clone().map(Into::into);
@@ -290,16 +318,22 @@ impl TestDapr {
     }
 }
 
+/// localdapr or the real daprd.
+enum Runtime {
+    Local(LocalDapr),
+    Real(real::RealDapr),
+}
+
 /// A runtime that was shut down; its data directory is kept.
 pub struct StoppedDapr {
     data_dir: TempDir,
-    resources: Resources,
+    yaml: String,
 }
 
 impl StoppedDapr {
     /// Starts a new runtime on the same data directory.
     pub async fn start(self) -> TestDapr {
-        TestDapr::start_in(self.data_dir, self.resources).await
+        TestDapr::start_in(self.data_dir, self.yaml).await
     }
 }
 

@@ -15,8 +15,13 @@ use tower::{Layer, Service};
 
 use crate::{caller::CallOrigin, client::API_TOKEN_HEADER};
 
-/// Paths that stay open without a token: probes from the kubelet and load balancers.
-const OPEN_PATH_PREFIXES: &[&str] = &["/grpc.health.v1.Health/"];
+/// Paths that stay open without a token: probes from the kubelet and load balancers, and
+/// `ListTopicSubscriptions`, which daprd 1.18.3 calls without the app token (its subscription
+/// loader dials the app on a connection of its own); it reveals only topic names.
+const OPEN_PATH_PREFIXES: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions",
+];
 
 /// Requires the app API token on every gRPC call, when one is configured.
 #[derive(Clone, Debug)]
@@ -141,7 +146,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn calls_need_the_configured_token_except_health_probes() {
+    async fn calls_need_the_configured_token_except_health_probes_and_subscription_lists() {
         let inner = tower::service_fn(|_: http::Request<()>| async {
             Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
         });
@@ -161,6 +166,18 @@ mod tests {
                 Some("16"),
             ),
             ("health probe", "/grpc.health.v1.Health/Check", None, None),
+            (
+                "daprd's subscription list, sent without the token",
+                "/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions",
+                None,
+                None,
+            ),
+            (
+                "an event still needs it",
+                "/dapr.proto.runtime.v1.AppCallback/OnTopicEvent",
+                None,
+                Some("16"),
+            ),
         ];
         for (case, path, token, status) in cases {
             let response = service.clone().oneshot(request(path, token)).await.unwrap();

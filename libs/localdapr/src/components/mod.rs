@@ -248,6 +248,16 @@ impl Resources {
             }
             let header: Header =
                 serde_yaml_ng::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
+            // daprd skips a document without its apiVersion without a word, so a component
+            // that works here would be missing there: refuse it instead.
+            if header.kind != "Subscription"
+                && header.api_version.as_deref() != Some("dapr.io/v1alpha1")
+            {
+                return Err(invalid(format!(
+                    "a {} needs apiVersion: dapr.io/v1alpha1 (daprd ignores it without one)",
+                    header.kind
+                )));
+            }
             match header.kind.as_str() {
                 "Component" => {
                     let document: ComponentDocument =
@@ -517,13 +527,20 @@ spec:
         let cases = [
             (
                 "unknown type",
-                "kind: Component\nmetadata: {name: k}\nspec: {type: state.redis, version: v1}\n",
+                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: k}\nspec: {type: state.redis, version: v1}\n",
             ),
             ("not yaml", "kind: [unclosed\n"),
-            ("unknown kind", "kind: HTTPEndpoint\nmetadata: {name: h}\n"),
+            (
+                "unknown kind",
+                "apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: h}\n",
+            ),
             (
                 "secret ref",
-                "kind: Component\nmetadata: {name: k}\nspec:\n  type: state.sqlite\n  metadata:\n    - name: x\n      secretKeyRef: {name: a, key: b}\n",
+                "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: k}\nspec:\n  type: state.sqlite\n  metadata:\n    - name: x\n      secretKeyRef: {name: a, key: b}\n",
+            ),
+            (
+                "no apiVersion (daprd would skip it silently)",
+                "kind: Component\nmetadata: {name: k}\nspec: {type: state.sqlite, version: v1}\n",
             ),
         ];
         for (case, text) in cases {

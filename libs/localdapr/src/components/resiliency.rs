@@ -377,7 +377,7 @@ spec:
 
     #[test]
     fn a_target_naming_an_unknown_policy_is_refused() {
-        let text = "kind: Resiliency\nspec:\n  targets:\n    components:\n      pubsub:\n        inbound:\n          retry: nope\n";
+        let text = "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nspec:\n  targets:\n    components:\n      pubsub:\n        inbound:\n          retry: nope\n";
         let error = Resources::default()
             .add_documents(Path::new("r.yaml"), text)
             .unwrap_err();

@@ -79,6 +79,24 @@ pub fn is_json_content_type(content_type: &str) -> bool {
     essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
 }
 
+/// Whether daprd carries `data` base64-encoded (`data_base64`): octet streams, CloudEvents in
+/// protobuf, and `application/x-protobuf` that parses as protobuf (daprd tries it as a CloudEvent
+/// message, which any well-formed protobuf passes, its fields being unknown ones).
+fn is_binary(content_type: &str, data: &[u8]) -> bool {
+    use prost::Message;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/octet-stream" | "application/cloudevents+protobuf" => true,
+        "application/x-protobuf" => <() as Message>::decode(data).is_ok(),
+        _ => false,
+    }
+}
+
 fn insert_data(envelope: &mut Map<String, Value>, content_type: &str, data: &[u8]) {
     use base64::Engine;
     if is_json_content_type(content_type) {
@@ -86,7 +104,7 @@ fn insert_data(envelope: &mut Map<String, Value>, content_type: &str, data: &[u8
         let value = serde_json::from_slice(data)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(data).into_owned()));
         envelope.insert("data".into(), value);
-    } else if content_type.starts_with("application/octet-stream") {
+    } else if is_binary(content_type, data) {
         let encoded = base64::engine::general_purpose::STANDARD.encode(data);
         envelope.insert("data_base64".into(), Value::String(encoded));
     } else {

@@ -40,9 +40,6 @@ const OVERRIDABLE: &[&str] = &[
 /// Why a publish was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    /// The app can see no pub/sub component.
-    #[error("pubsub is not configured")]
-    NotConfigured,
     /// `pubsub_name` is empty.
     #[error("pubsub name is empty")]
     NameEmpty,
@@ -79,7 +76,6 @@ pub enum PublishError {
 impl From<PublishError> for Status {
     fn from(error: PublishError) -> Self {
         let (code, reason) = match &error {
-            PublishError::NotConfigured => (Code::FailedPrecondition, "DAPR_PUBSUB_NOT_CONFIGURED"),
             PublishError::NameEmpty => (Code::InvalidArgument, "DAPR_PUBSUB_NAME_EMPTY"),
             PublishError::NotFound(_) => (Code::InvalidArgument, "DAPR_PUBSUB_NOT_FOUND"),
             PublishError::TopicEmpty(_) => (Code::InvalidArgument, "DAPR_PUBSUB_TOPIC_NAME_EMPTY"),
@@ -107,13 +103,8 @@ pub fn resolve<'a>(
     pubsub: &str,
     topic: &str,
 ) -> Result<&'a Component, PublishError> {
-    if resources
-        .components_of(app_id, ComponentKind::PubsubInMemory)
-        .next()
-        .is_none()
-    {
-        return Err(PublishError::NotConfigured);
-    }
+    // daprd 1.18.3 always has its pub/sub adapter, so "not configured" never comes: with no
+    // pub/sub at all, a name is simply not found.
     if pubsub.is_empty() {
         return Err(PublishError::NameEmpty);
     }
@@ -157,7 +148,9 @@ pub struct Publication<'a> {
 /// The broker message of a publication.
 ///
 /// # Errors
-/// [`PublishError::Metadata`] for a malformed `rawPayload`, `ttlInSeconds` or `ttl`.
+/// [`PublishError::Metadata`] for a malformed `rawPayload`. A `ttlInSeconds` or `ttl` that
+/// does not parse, or reaches past the last representable date, is ignored with a warning, as
+/// daprd ignores it (components-contrib `ApplyMetadata` discards the parse error).
 pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishError> {
     let metadata = publication.metadata;
     let raw_payload = match metadata_value(metadata, "rawPayload") {
@@ -165,7 +158,7 @@ pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishEr
         Some(value) => parse_go_bool(value)
             .ok_or_else(|| PublishError::Metadata(format!("invalid rawPayload {value:?}")))?,
     };
-    let ttl = ttl(metadata)?;
+    let ttl = ttl(metadata);
     let partition_key = PARTITION_KEYS
         .iter()
         .find_map(|key| metadata_value(metadata, key))
@@ -217,18 +210,22 @@ pub fn message(publication: &Publication<'_>) -> Result<StoredMessage, PublishEr
             event.insert("traceid".into(), Value::String((*trace).clone()));
             event.insert("traceparent".into(), Value::String((*trace).clone()));
         }
-        if let Some(ttl) = ttl {
-            // A client-chosen TTL can be far beyond the last representable date: refuse it
-            // rather than overflow.
-            let expiration = TimeDelta::from_std(ttl)
+        // A client-chosen TTL can be far beyond the last representable date: then no
+        // expiration rather than an overflow.
+        let expiration = ttl.and_then(|ttl| {
+            TimeDelta::from_std(ttl)
                 .ok()
                 .and_then(|ttl| publication.now.checked_add_signed(ttl))
-                .ok_or_else(|| {
-                    PublishError::Metadata(format!("ttl of {}s is out of range", ttl.as_secs()))
-                })?;
+        });
+        if let Some(expiration) = expiration {
             event.insert(
                 "expiration".into(),
                 Value::String(expiration.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            );
+        } else if let Some(ttl) = ttl {
+            tracing::warn!(
+                seconds = ttl.as_secs(),
+                "ttl out of range, ignored as daprd ignores it"
             );
         }
         serde_json::to_vec(&event).unwrap_or_default()
@@ -250,17 +247,24 @@ fn metadata_value<'a>(metadata: &'a HashMap<String, String>, key: &str) -> Optio
         .map(|(_, v)| v.as_str())
 }
 
-/// `ttlInSeconds` (an integer) or `ttl` (a Go duration).
-fn ttl(metadata: &HashMap<String, String>) -> Result<Option<Duration>, PublishError> {
+/// `ttlInSeconds` (an integer) or `ttl` (a Go duration); one that does not parse is ignored.
+fn ttl(metadata: &HashMap<String, String>) -> Option<Duration> {
     if let Some(seconds) = metadata_value(metadata, "ttlInSeconds") {
-        let seconds: u64 = seconds.trim().parse().map_err(|_| {
-            PublishError::Metadata(format!("invalid ttlInSeconds {seconds:?}: not a number"))
-        })?;
-        return Ok(Some(Duration::from_secs(seconds)));
+        let parsed = seconds.trim().parse().ok().map(Duration::from_secs);
+        if parsed.is_none() {
+            tracing::warn!(
+                ttl_in_seconds = seconds,
+                "ttlInSeconds is not a number, ignored as daprd ignores it"
+            );
+        }
+        return parsed;
     }
-    metadata_value(metadata, "ttl")
-        .map(|ttl| parse_go_duration(ttl).map_err(|e| PublishError::Metadata(e.to_string())))
-        .transpose()
+    let ttl = metadata_value(metadata, "ttl")?;
+    let parsed = parse_go_duration(ttl).ok();
+    if parsed.is_none() {
+        tracing::warn!(ttl, "ttl is not a Go duration, ignored as daprd ignores it");
+    }
+    parsed
 }
 
 #[cfg(test)]
@@ -374,9 +378,12 @@ mod tests {
     }
 
     #[test]
-    fn malformed_metadata_is_refused() {
+    fn a_malformed_raw_payload_is_refused_and_a_malformed_ttl_ignored_as_daprd_does() {
+        assert!(matches!(
+            publish(b"", "", &[("rawPayload", "yes")]),
+            Err(PublishError::Metadata(_))
+        ));
         let cases = [
-            ("rawPayload", "yes"),
             ("ttlInSeconds", "soon"),
             ("ttlInSeconds", "-1"),
             ("ttlInSeconds", "9000000000000"),
@@ -384,13 +391,10 @@ mod tests {
             ("ttl", "forever"),
         ];
         for (key, value) in cases {
-            assert!(
-                matches!(
-                    publish(b"", "", &[(key, value)]),
-                    Err(PublishError::Metadata(_))
-                ),
-                "case: {key}={value}"
-            );
+            let message = publish(b"", "", &[(key, value)])
+                .unwrap_or_else(|error| panic!("case {key}={value}: {error}"));
+            let event: Value = serde_json::from_slice(&message.payload).unwrap();
+            assert!(event.get("expiration").is_none(), "case: {key}={value}");
         }
     }
 }

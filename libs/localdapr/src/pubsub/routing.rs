@@ -127,10 +127,15 @@ impl Routes {
         Ok(None)
     }
 
-    /// The rules as `GetMetadata` lists them (the default as a rule without a match).
+    /// The rules as `GetMetadata` lists them: the default as a rule without a match, and, as
+    /// daprd adds it, one rule with neither match nor path when there would be none.
     pub fn metadata_rules(&self) -> Vec<dapr::PubsubSubscriptionRule> {
+        let catch_all = || dapr::PubsubSubscriptionRule {
+            r#match: String::new(),
+            path: String::new(),
+        };
         let Some(wire) = &self.wire else {
-            return Vec::new();
+            return vec![catch_all()];
         };
         let mut rules: Vec<_> = wire
             .rules
@@ -145,6 +150,9 @@ impl Routes {
                 r#match: String::new(),
                 path: wire.default.clone(),
             });
+        }
+        if rules.is_empty() {
+            rules.push(catch_all());
         }
         rules
     }

@@ -428,10 +428,16 @@ fn initial_offset_is_oldest(component: &Component, metadata: &HashMap<String, St
 }
 
 /// `ListTopicSubscriptions`, with daprd's initialization retries; `Unimplemented` is none.
+/// Sent without the app token, as daprd 1.18.3 sends it (its subscription loader dials the app
+/// on a connection of its own, without the token interceptor of its app channel), so an app
+/// that demands the token here fails on localdapr as it would on daprd.
 async fn list_subscriptions(
     app: &AppInstanceHandle,
 ) -> Result<Vec<dapr::TopicSubscription>, Status> {
-    let Some(mut client) = app.callback() else {
+    let Some(mut client) = app
+        .raw_channel()
+        .map(dapr::app_callback_client::AppCallbackClient::new)
+    else {
         return Ok(Vec::new());
     };
     let mut delays = LIST_RETRY_DELAYS.iter();

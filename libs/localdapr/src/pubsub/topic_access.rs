@@ -79,7 +79,7 @@ mod tests {
             .map(|(k, v)| format!("    - name: {k}\n      value: \"{v}\"\n"))
             .collect();
         let yaml = format!(
-            "kind: Component\nmetadata: {{name: pubsub}}\nspec:\n  type: pubsub.in-memory\n  metadata:\n{items}"
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: pubsub}}\nspec:\n  type: pubsub.in-memory\n  metadata:\n{items}"
         );
         let mut resources = Resources::default();
         resources.add_documents(Path::new("p.yaml"), &yaml).unwrap();

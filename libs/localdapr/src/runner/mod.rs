@@ -7,12 +7,15 @@
 //! Nothing is restarted silently: if an app exits, the run stops and says which app and how. On
 //! Ctrl-C or SIGTERM deliveries drain first, then the apps get SIGTERM, then the sidecars stop.
 
+mod daprd;
 mod process;
 mod run_file;
 pub mod tokens;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
+pub(crate) use daprd::http_status;
+pub use daprd::{Daprd, DaprdError, DaprdOptions};
 pub use process::{AppProcess, Launch};
 pub use run_file::{RunApp, RunFile, RunFileError};
 
@@ -23,6 +26,9 @@ use crate::{
 
 /// How long stopping waits for the apps' output to end once they are stopped.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long every real daprd of a run may take to report healthy (its app included).
+const DAPRD_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long an app gets to exit after SIGTERM.
 pub const APP_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -44,6 +50,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// A real daprd sidecar did not come up.
+    #[error(transparent)]
+    Daprd(#[from] DaprdError),
     /// The run's API tokens could not be written.
     #[error(transparent)]
     Tokens(#[from] tokens::TokensError),
@@ -60,8 +69,10 @@ pub enum RunError {
 /// Options of a run beyond the run file.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Where the database lives.
+    /// Where the database (and the run's `tokens.json`) lives.
     pub data_dir: PathBuf,
+    /// Run every app beside the real daprd instead of localdapr's sidecars.
+    pub daprd: Option<DaprdOptions>,
 }
 
 /// Runs the apps of `run_file` until `shutdown` resolves or an app exits. Apps get random API
@@ -77,6 +88,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     tokens::assign(&mut run_file.apps);
+    if let Some(daprd) = &options.daprd {
+        let path = tokens::write(&options.data_dir, &run_file.apps).await?;
+        tracing::info!(file = %path.display(), "api tokens of this run written");
+        return run_apps_on_daprd(daprd, &run_file, shutdown).await;
+    }
     let dapr = LocalDapr::start(LocalDaprConfig::new(options.data_dir.clone(), resources)).await?;
     let outcome = match tokens::write(&options.data_dir, &run_file.apps).await {
         Ok(path) => {
@@ -170,6 +186,100 @@ async fn run_apps(
         .is_err()
     {
         tracing::warn!("app output still open after the apps stopped; not waiting for it");
+    }
+    outcome
+}
+
+/// As `run_apps`, with a real daprd per app: daprd first, then its app; ready when every daprd
+/// reports healthy (which needs its app); on shutdown each daprd stops (draining what it
+/// delivers), then its app.
+async fn run_apps_on_daprd(
+    options: &DaprdOptions,
+    run_file: &RunFile,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let tasks = tokio_util::task::TaskTracker::new();
+    let mut processes = Vec::new();
+    let mut sidecars: Vec<Daprd> = Vec::new();
+    let mut outcome = Ok(());
+    for (index, app) in run_file.apps.iter().enumerate() {
+        let sidecar = match Daprd::start(options, &app_spec(index, app), &tasks).await {
+            Ok(sidecar) => sidecar,
+            Err(error) => {
+                outcome = Err(error.into());
+                break;
+            }
+        };
+        if !app.command.is_empty() {
+            let launch = Launch {
+                app_id: &app.app_id,
+                command: &app.command,
+                dir: &app.app_dir,
+                env: &app.env,
+                app_port: app.app_port,
+                sidecar: sidecar.grpc_address,
+                sidecar_http: sidecar.http_address,
+            };
+            match AppProcess::start(&launch, &tasks) {
+                Ok(process) => processes.push(process),
+                Err(source) => {
+                    outcome = Err(RunError::Spawn {
+                        app_id: app.app_id.clone(),
+                        command: app.command.clone(),
+                        source,
+                    });
+                    sidecars.push(sidecar);
+                    break;
+                }
+            }
+        }
+        sidecars.push(sidecar);
+    }
+
+    if outcome.is_ok() {
+        let all_ready = async {
+            for sidecar in &mut sidecars {
+                sidecar.wait_ready(DAPRD_READY_TIMEOUT).await?;
+            }
+            Ok::<(), DaprdError>(())
+        };
+        let any_exited = first_exit(&mut processes);
+        tokio::pin!(shutdown, any_exited, all_ready);
+        outcome = tokio::select! {
+            () = &mut shutdown => Ok(()),
+            exited = &mut any_exited => Err(exited),
+            ready = &mut all_ready => match ready {
+                Err(error) => Err(error.into()),
+                Ok(()) => {
+                    tracing::info!(apps = run_file.apps.len(), "all apps are up beside the real daprd");
+                    tokio::select! {
+                        () = &mut shutdown => Ok(()),
+                        exited = &mut any_exited => Err(exited),
+                    }
+                }
+            },
+        };
+    }
+
+    if let Err(error) = &outcome {
+        tracing::error!(%error, "stopping the run");
+    } else {
+        tracing::info!("stopping: each daprd, then the apps");
+    }
+    for sidecar in sidecars.iter_mut().rev() {
+        let status = sidecar.process().stop(APP_STOP_GRACE).await;
+        tracing::info!(app_id = sidecar.process().app_id, ?status, "daprd stopped");
+    }
+    for process in processes.iter_mut().rev() {
+        let status = process.stop(APP_STOP_GRACE).await;
+        tracing::info!(app_id = process.app_id, ?status, "app stopped");
+    }
+    tasks.close();
+    if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("output still open after the run stopped; not waiting for it");
     }
     outcome
 }

@@ -58,19 +58,58 @@ impl AppProcess {
     /// # Errors
     /// When the command is empty or cannot be started.
     pub fn start(launch: &Launch<'_>, tasks: &TaskTracker) -> std::io::Result<Self> {
-        let (program, args) = launch.command.split_first().ok_or_else(|| {
+        let mut env: Vec<(String, String)> = launch
+            .env
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        env.extend(
+            [
+                ("APP_ID", launch.app_id.to_string()),
+                ("APP_PROTOCOL", "grpc".to_string()),
+                ("DAPR_GRPC_PORT", launch.sidecar.port().to_string()),
+                ("DAPR_GRPC_ENDPOINT", format!("http://{}", launch.sidecar)),
+                ("DAPR_HTTP_PORT", launch.sidecar_http.port().to_string()),
+            ]
+            .map(|(name, value)| (name.to_string(), value)),
+        );
+        if let Some(port) = launch.app_port {
+            env.push(("APP_PORT".to_string(), port.to_string()));
+        }
+        let process = Self::spawn(
+            &launch.app_id,
+            &format!("APP - {}", launch.app_id),
+            launch.command,
+            launch.dir,
+            env,
+            tasks,
+        )?;
+        tracing::info!(app_id = launch.app_id, pid = ?process.group, command = ?launch.command, "app started");
+        Ok(process)
+    }
+
+    /// Starts `command` in `dir` with `env` added to this process's environment, in its own
+    /// process group, dying with the runner; its output is copied line by line prefixed with
+    /// `== <label> ==` (tasks owned by `tasks`). Apps and real daprd sidecars start this way.
+    ///
+    /// # Errors
+    /// When the command is empty or cannot be started.
+    pub fn spawn(
+        app_id: &str,
+        label: &str,
+        command: &[String],
+        dir: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+        tasks: &TaskTracker,
+    ) -> std::io::Result<Self> {
+        let (program, args) = command.split_first().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")
         })?;
         let mut command = Command::new(program);
         command
             .args(args)
-            .current_dir(launch.dir)
-            .envs(launch.env)
-            .env("APP_ID", launch.app_id)
-            .env("APP_PROTOCOL", "grpc")
-            .env("DAPR_GRPC_PORT", launch.sidecar.port().to_string())
-            .env("DAPR_GRPC_ENDPOINT", format!("http://{}", launch.sidecar))
-            .env("DAPR_HTTP_PORT", launch.sidecar_http.port().to_string())
+            .current_dir(dir)
+            .envs(env)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -79,23 +118,19 @@ impl AppProcess {
             // stops the apps in order.
             .process_group(0);
         die_with_parent(&mut command);
-        if let Some(port) = launch.app_port {
-            command.env("APP_PORT", port.to_string());
-        }
         let mut child = command.spawn()?;
         let group = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw);
         if let Some(stdout) = child.stdout.take() {
-            tasks.spawn(prefix_lines(stdout, launch.app_id.to_string(), false));
+            tasks.spawn(prefix_lines(stdout, label.to_string(), false));
         }
         if let Some(stderr) = child.stderr.take() {
-            tasks.spawn(prefix_lines(stderr, launch.app_id.to_string(), true));
+            tasks.spawn(prefix_lines(stderr, label.to_string(), true));
         }
-        tracing::info!(app_id = launch.app_id, pid = ?group, command = ?launch.command, "app started");
         Ok(Self {
-            app_id: launch.app_id.to_string(),
+            app_id: app_id.to_string(),
             child,
             group,
         })
@@ -107,6 +142,15 @@ impl AppProcess {
     /// When waiting fails.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         self.child.wait().await
+    }
+
+    /// How the process exited, if it has.
+    pub fn try_status(&mut self) -> Option<String> {
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|status| status.to_string())
     }
 
     /// Sends SIGTERM to the process group, waits up to `grace` for the process and the rest of
@@ -187,13 +231,13 @@ fn die_with_parent(command: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_command: &mut Command) {}
 
-async fn prefix_lines(stream: impl AsyncRead + Unpin, app_id: String, is_stderr: bool) {
+async fn prefix_lines(stream: impl AsyncRead + Unpin, label: String, is_stderr: bool) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if is_stderr {
-            eprintln!("== APP - {app_id} == {line}");
+            eprintln!("== {label} == {line}");
         } else {
-            println!("== APP - {app_id} == {line}");
+            println!("== {label} == {line}");
         }
     }
 }

@@ -22,7 +22,9 @@ pub(super) enum StateError {
     EtagMismatch(String),
     #[error("invalid etag value {etag} for key {key}")]
     EtagInvalid { key: String, etag: String },
-    #[error("invalid ttlInSeconds {0}: expected an integer of -1 or more")]
+    #[error(
+        "error parsing TTL: incorrect value for metadata 'ttlInSeconds' ({0}): must be -1 or greater"
+    )]
     InvalidTtl(String),
     #[error("operation type {0} not supported")]
     UnsupportedOperation(String),
@@ -30,7 +32,7 @@ pub(super) enum StateError {
     OrphanProjection(String),
     #[error("state store does not support querying")]
     QueryNotSupported,
-    #[error("outbox pubsub {pubsub} of state store {store} is not found")]
+    #[error("error while publishing outbox message: pubsub '{pubsub}' not found")]
     OutboxPubsubNotFound { store: String, pubsub: String },
     #[error("database failure: {0}")]
     Db(#[from] DbError),
@@ -47,7 +49,8 @@ impl StateError {
     pub(super) fn into_status(self, verb: &str, store: &str) -> Status {
         match self {
             Self::NotConfigured => Status::failed_precondition(self.to_string()),
-            Self::StoreNotFound(_) | Self::IllegalKey(_) | Self::EmptyKey | Self::InvalidTtl(_) => {
+            // A bad TTL is the store's error to daprd, so Internal (seen on daprd 1.18.3).
+            Self::StoreNotFound(_) | Self::IllegalKey(_) | Self::EmptyKey => {
                 Status::invalid_argument(self.to_string())
             }
             Self::EtagMismatch(_) => Status::aborted(format!(
@@ -81,6 +84,18 @@ impl StateError {
             Self::NotConfigured => Status::failed_precondition(self.to_string()),
             Self::StoreNotFound(_) => Status::invalid_argument(self.to_string()),
             Self::UnsupportedOperation(_) => Status::unimplemented(self.to_string()),
+            // daprd's words and reason, not wrapped as a transaction error.
+            Self::OutboxPubsubNotFound { .. } => {
+                <Status as tonic_types::StatusExt>::with_error_details(
+                    tonic::Code::Internal,
+                    self.to_string(),
+                    tonic_types::ErrorDetails::with_error_info(
+                        "DAPR_PUBSUB_OUTBOX",
+                        "dapr.io",
+                        std::collections::HashMap::new(),
+                    ),
+                )
+            }
             other => Status::internal(format!("error while executing state transaction: {other}")),
         }
     }

@@ -6,7 +6,7 @@ use localdapr::AppSpec;
 use todo_proto::todo::v1::{self as todo, sync_service_server, task_service_server};
 use tonic::{Code, Request, Response, Status, codegen::BoxStream};
 
-use crate::support::{COMPONENTS, TestDapr, no_callbacks};
+use crate::support::{COMPONENTS, TestDapr, no_callbacks, not_on_daprd};
 
 /// Echoes the routing metadata it received in the task it returns.
 struct EchoTasks;
@@ -180,7 +180,7 @@ async fn s6_the_target_gets_its_own_app_token_not_the_callers() {
 
 #[tokio::test]
 async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
-    let (_dapr, caller) = suite_with_echo(None).await;
+    let (dapr, caller) = suite_with_echo(None).await;
     let mut unknown = todo::task_service_client::TaskServiceClient::new(
         caller.client.app_channel("nobody").unwrap(),
     );
@@ -188,12 +188,15 @@ async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
         .get_task(todo::GetTaskRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(
-        status.message().contains("failed to proxy request"),
-        "{}",
-        status.message()
-    );
+    // Deviation (README): daprd's answer comes from its name resolver (the fixtures' sqlite
+    // resolver: Unknown, "no host found with the given ID"); localdapr answers Unavailable.
+    let (code, words) = if dapr.is_real() {
+        (Code::Unknown, "no host found with the given ID")
+    } else {
+        (Code::Unavailable, "failed to proxy request")
+    };
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(words), "{}", status.message());
 
     let channel =
         tonic::transport::Channel::from_shared(format!("http://{}", caller.sidecar_address()))
@@ -210,7 +213,9 @@ async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
     let status = direct.get_task(request).await.unwrap_err();
     assert_eq!(status.code(), Code::Unknown);
     assert!(
-        status.message().contains("dapr-app-id not found"),
+        status
+            .message()
+            .contains("missing dapr-callee-app-id or dapr-app-id metadata"),
         "{}",
         status.message()
     );
@@ -219,6 +224,12 @@ async fn s6_unknown_apps_and_missing_app_ids_are_refused() {
 #[tokio::test]
 async fn s2_6_a_call_to_an_app_that_is_connected_but_unhealthy_is_internal() {
     let dapr = TestDapr::start(COMPONENTS).await;
+    if not_on_daprd(
+        &dapr,
+        "it waits for the sidecar's view of the app's health, which daprd exposes nowhere (no API, no metric)",
+    ) {
+        return;
+    }
     let callback = no_callbacks();
     let mut spec = AppSpec::new("echo", None);
     spec.health_check = Some(localdapr::HealthCheckSpec {

@@ -9,7 +9,7 @@ use tonic::Code;
 
 use crate::{
     subscribers::Received,
-    support::{COMPONENTS, TestDapr},
+    support::{COMPONENTS, TestDapr, not_on_daprd},
 };
 
 async fn subscriber(dapr: &TestDapr) -> Received {
@@ -30,6 +30,12 @@ async fn subscriber(dapr: &TestDapr) -> Received {
 #[tokio::test]
 async fn s5_4_each_upsert_publishes_one_event_with_projections_and_op_metadata() {
     let dapr = TestDapr::start(COMPONENTS).await;
+    if not_on_daprd(
+        &dapr,
+        "the fixtures namespace every Kafka pubsub ({namespace} in consumerID) to keep tests apart, and daprd 1.18.3 then publishes the outbox's internal message under the namespace prefix twice, so it never arrives; the un-namespaced outbox on PostgreSQL and Kafka is run by scripts/real-dapr-components-smoke.sh and the grpcurl smoke",
+    ) {
+        return;
+    }
     let received = subscriber(&dapr).await;
     let api = dapr.client("todo-api").await;
     api.client
@@ -97,6 +103,12 @@ async fn s5_4_each_upsert_publishes_one_event_with_projections_and_op_metadata()
 #[tokio::test]
 async fn s5_4_a_failed_transaction_publishes_nothing() {
     let dapr = TestDapr::start(COMPONENTS).await;
+    if not_on_daprd(
+        &dapr,
+        "the fixtures namespace every Kafka pubsub ({namespace} in consumerID) to keep tests apart, and daprd 1.18.3 then publishes the outbox's internal message under the namespace prefix twice, so it never arrives; the un-namespaced outbox on PostgreSQL and Kafka is run by scripts/real-dapr-components-smoke.sh and the grpcurl smoke",
+    ) {
+        return;
+    }
     let received = subscriber(&dapr).await;
     let api = dapr.client("todo-api").await;
     api.client
@@ -210,7 +222,9 @@ async fn s5_4_a_transaction_fails_when_its_outbox_pubsub_is_not_usable() {
         };
         assert_eq!(status.code(), Code::Internal, "store {store}: {status:?}");
         assert!(
-            status.message().contains("outbox pubsub"),
+            status
+                .message()
+                .starts_with("error while publishing outbox message: pubsub"),
             "store {store}: {status:?}"
         );
         assert!(

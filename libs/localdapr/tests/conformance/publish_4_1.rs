@@ -107,21 +107,19 @@ async fn s4_1_publish_status_codes_and_reasons() {
             Code::PermissionDenied,
             "DAPR_PUBSUB_FORBIDDEN",
         ),
-        (
-            "bad ttlInSeconds",
-            bad_ttl,
-            Code::InvalidArgument,
-            "DAPR_PUBSUB_METADATA_DESERIALIZATION",
-        ),
-        (
-            "ttlInSeconds out of range",
-            huge_ttl,
-            Code::InvalidArgument,
-            "DAPR_PUBSUB_METADATA_DESERIALIZATION",
-        ),
     ];
+    // daprd ignores a TTL it cannot use (components-contrib discards the parse error).
+    for (case, request) in [
+        ("bad ttlInSeconds", bad_ttl),
+        ("ttl out of range", huge_ttl),
+    ] {
+        client
+            .publish_event(request)
+            .await
+            .unwrap_or_else(|status| panic!("case {case}: {status:?}"));
+    }
     for (case, request, code, reason) in cases {
-        let status = client.publish_event(request).await.unwrap_err();
+        let status = client.publish_event(request).await.expect_err(case);
         assert_eq!(status.code(), code, "case: {case}: {status:?}");
         let info = status
             .get_details_error_info()
@@ -143,14 +141,15 @@ async fn s4_1_publish_status_codes_and_reasons() {
         .publish_event(request("pubsub", "t"))
         .await
         .unwrap_err();
+    // daprd 1.18.3 always has its pub/sub adapter, so no pub/sub at all is "not found".
     assert_eq!(
         status.code(),
-        Code::FailedPrecondition,
+        Code::InvalidArgument,
         "no pubsub configured: {status:?}"
     );
     assert_eq!(
         status.get_details_error_info().unwrap().reason,
-        "DAPR_PUBSUB_NOT_CONFIGURED"
+        "DAPR_PUBSUB_NOT_FOUND"
     );
 }
 
@@ -174,14 +173,18 @@ async fn s4_1_subscription_scopes_decide_who_receives() {
         .await
         .unwrap();
     reader.wait_for(1, "the scoped reader gets the event").await;
+    assert!(outsider.events().is_empty(), "the outsider gets nothing");
     let mut official = outsider_app.official().await;
     let metadata = official
         .get_metadata(dapr::dapr::proto::runtime::v1::GetMetadataRequest {})
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        metadata.subscriptions.is_empty(),
+    // Deviation (README): daprd lists the subscription its scopes refuse (nothing arrives
+    // through it, as asserted above); localdapr leaves it out.
+    assert_eq!(
+        metadata.subscriptions.len(),
+        usize::from(dapr.is_real()),
         "the outsider's subscription is refused"
     );
     let mut official = reader_app.official().await;
@@ -280,7 +283,16 @@ async fn s4_2_every_envelope_carries_the_three_trace_fields() {
     received.wait_for(3, "every event is delivered").await;
     let cases = [
         ("untraced", ["", "", ""]),
-        ("traced", [TRACEPARENT, TRACEPARENT, "k=v"]),
+        // Deviation (README): localdapr carries the publisher's tracestate; daprd, with no
+        // tracing configured, leaves it empty.
+        (
+            "traced",
+            [
+                TRACEPARENT,
+                TRACEPARENT,
+                if dapr.is_real() { "" } else { "k=v" },
+            ],
+        ),
         ("overridden", ["custom", "custom", ""]),
     ];
     let events = received.events();

@@ -177,7 +177,7 @@ async fn s2_3_data_depends_on_the_content_type() {
     dapr.app_with_routes(AppSpec::new("sub", None), subscriber.routes())
         .await;
     let mut publisher = dapr.client("api").await.official().await;
-    let cases: [ContentTypeCase; 4] = [
+    let cases: [ContentTypeCase; 5] = [
         (
             "no content type is text/plain",
             b"hi <there>",
@@ -200,10 +200,17 @@ async fn s2_3_data_depends_on_the_content_type() {
             b"<a/>",
         ),
         (
-            "another type has empty data",
+            "protobuf that parses is carried as bytes",
             b"\x08\x01",
             "application/x-protobuf",
             "application/x-protobuf",
+            b"\x08\x01",
+        ),
+        (
+            "another type has empty data",
+            b"x",
+            "application/x-custom",
+            "application/x-custom",
             b"",
         ),
     ];

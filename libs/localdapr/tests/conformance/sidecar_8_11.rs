@@ -114,7 +114,15 @@ async fn s11_metadata_describes_the_app_and_its_components() {
         components,
         [
             ("plainstore", "state.sqlite"),
-            ("pubsub", "pubsub.in-memory"),
+            // The fixtures run daprd's pub/subs on Kafka (testsuite::real).
+            (
+                "pubsub",
+                if dapr.is_real() {
+                    "pubsub.kafka"
+                } else {
+                    "pubsub.in-memory"
+                }
+            ),
             ("statestore", "state.sqlite")
         ]
     );
@@ -146,7 +154,15 @@ async fn s11_set_metadata_stores_extended_metadata_that_get_metadata_returns() {
     assert_eq!(
         entries,
         [
-            ("daprRuntimeVersion", localdapr::RUNTIME_VERSION),
+            // Deviation (README): localdapr says what it is after daprd's version.
+            (
+                "daprRuntimeVersion",
+                if dapr.is_real() {
+                    "1.18.3"
+                } else {
+                    localdapr::RUNTIME_VERSION
+                },
+            ),
             ("owner", "team-b")
         ],
         "the last value wins; daprd always reports its version"
@@ -188,7 +204,7 @@ async fn s11_shutdown_stops_the_sidecar() {
 
 fn secrets_components(file: &std::path::Path, multi_valued: bool) -> String {
     format!(
-        "kind: Component\nmetadata: {{name: secretstore}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n    - name: secretsFile\n      value: \"{}\"\n    - name: multiValued\n      value: \"{multi_valued}\"\n",
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: secretstore}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n    - name: secretsFile\n      value: \"{}\"\n    - name: multiValued\n      value: \"{multi_valued}\"\n",
         file.display()
     )
 }

@@ -125,6 +125,10 @@ async fn s5_2_a_request_over_the_size_limit_is_resource_exhausted_and_stores_not
         .unwrap()
         .into_inner();
     assert!(stored.data.is_empty(), "nothing was stored");
+    if dapr.is_real() {
+        // Deviation (README): daprd's default limit is 4 MiB, localdapr's 16 MiB.
+        return;
+    }
     // Just under the limit still works.
     client
         .save_state(save(
@@ -169,7 +173,14 @@ async fn s5_2_save_and_delete_status_codes() {
                 "statestore",
                 vec![with_etag(item("k", b"x"), "not-an-etag")],
             ),
-            Code::InvalidArgument,
+            // Deviation (README): localdapr checks etags as production's state.postgresql
+            // does (not a number: invalid); daprd's state.sqlite takes any string, which then
+            // simply does not match.
+            if dapr.is_real() {
+                Code::Aborted
+            } else {
+                Code::InvalidArgument
+            },
         ),
         (
             "first-write without etag on an existing key",
@@ -200,7 +211,7 @@ async fn s5_2_save_and_delete_status_codes() {
                     ..item("k", b"x")
                 }],
             ),
-            Code::InvalidArgument,
+            Code::Internal,
         ),
     ];
     for (case, request, code) in cases {
@@ -252,8 +263,7 @@ async fn s5_2_save_and_delete_status_codes() {
 
 #[tokio::test]
 async fn s5_2_without_a_state_store_calls_fail_with_failed_precondition() {
-    let only_pubsub =
-        "kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
+    let only_pubsub = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
     let dapr = TestDapr::start(only_pubsub).await;
     let mut client = dapr.client("a").await.official().await;
     let status = client.get_state(get("statestore", "k")).await.unwrap_err();
@@ -298,16 +308,19 @@ async fn s5_1_bulk_reads_answer_every_key_with_its_own_name() {
         .unwrap()
         .into_inner()
         .items;
-    let seen: Vec<_> = items
+    // Each item names its key; the order is not part of the contract (daprd's state.sqlite
+    // answers in the table's order, localdapr in the request's).
+    let mut seen: Vec<_> = items
         .iter()
         .map(|i| (i.key.as_str(), i.data.as_slice(), i.etag.is_empty()))
         .collect();
+    seen.sort_unstable();
     assert_eq!(
         seen,
         [
-            ("two", &b"2"[..], false),
             ("missing", &b""[..], true),
-            ("one", &b"1"[..], false)
+            ("one", &b"1"[..], false),
+            ("two", &b"2"[..], false),
         ]
     );
 }
@@ -487,7 +500,7 @@ async fn the_official_high_level_client_saves_gets_and_deletes_state() {
 async fn s5_2_key_prefix_modes_decide_which_apps_share_keys() {
     let store = |name: &str, prefix: &str| {
         format!(
-            "---\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: \"{prefix}\"\n"
+            "---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: \"{prefix}\"\n"
         )
     };
     let yaml = [
@@ -529,8 +542,7 @@ async fn s5_3_queries_answer_as_daprd_does_for_a_store_without_query_support() {
         query: r#"{"filter": {"EQ": {"status": "open"}}}"#.into(),
         metadata: HashMap::new(),
     };
-    let only_pubsub =
-        "kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
+    let only_pubsub = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n";
     let bare = TestDapr::start(only_pubsub).await;
     let mut bare_client = bare.client("a").await.official().await;
     let cases = [

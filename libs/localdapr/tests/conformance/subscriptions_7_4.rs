@@ -255,7 +255,8 @@ async fn s2_2_a_programmatic_subscription_wins_over_declarative_ones() {
                 "shared".to_string(),
                 PubsubSubscriptionType::Programmatic as i32,
                 String::new(),
-                Vec::new()
+                // daprd lists a routeless subscription with one rule, empty match and path.
+                vec![(String::new(), String::new())]
             ),
             (
                 "twice".to_string(),

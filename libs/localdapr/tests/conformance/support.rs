@@ -4,6 +4,15 @@
 
 pub use localdapr::testsuite::{TestApp, TestDapr, no_callbacks, wait_until};
 
+/// Whether a test does not apply to the real daprd (`TODO_TEST_DAPR=real`): it then says why
+/// and the test ends there. The README's deviations list these with their reasons.
+pub fn not_on_daprd(dapr: &TestDapr, why: &str) -> bool {
+    if dapr.is_real() {
+        eprintln!("not applicable on daprd: {why}");
+    }
+    dapr.is_real()
+}
+
 /// Components most tests use: a state store whose outbox publishes to `task-events` on
 /// `pubsub`, that pub/sub, and a secret store.
 pub const COMPONENTS: &str = r#"

@@ -43,11 +43,7 @@ async fn s3_2_scheduling_answers_with_daprd_status_codes() {
     let cases: Vec<(&str, Option<Job>, Code)> = vec![
         ("no job", None, Code::InvalidArgument),
         ("empty name", Some(every(job(""))), Code::InvalidArgument),
-        (
-            "name with a pipe",
-            Some(every(job("a|b"))),
-            Code::InvalidArgument,
-        ),
+        ("name with a pipe", Some(every(job("a|b"))), Code::Ok),
         (
             "neither schedule nor due time",
             Some(job("j")),
@@ -167,6 +163,7 @@ async fn s3_2_scheduling_answers_with_daprd_status_codes() {
             Code::Ok,
         ),
     ];
+    let mut wrong = Vec::new();
     for (case, job, expected) in cases {
         let answer = client
             .schedule_job(ScheduleJobRequest {
@@ -175,8 +172,11 @@ async fn s3_2_scheduling_answers_with_daprd_status_codes() {
             })
             .await;
         let code = answer.err().map_or(Code::Ok, |status| status.code());
-        assert_eq!(code, expected, "case: {case}");
+        if code != expected {
+            wrong.push(format!("{case}: {code:?}, not {expected:?}"));
+        }
     }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use todo_proto::dapr::proto::common::v1::http_extension::Verb;
 use tonic::Code;
 
 use super::recorder::{Recorder, rfc3339_in, string_any};
-use crate::support::{COMPONENTS, TestApp, TestDapr, wait_until};
+use crate::support::{COMPONENTS, TestApp, TestDapr, not_on_daprd, wait_until};
 
 const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
 
@@ -278,6 +278,12 @@ async fn s2_1_an_app_serving_only_the_alpha_service_gets_on_job_event_alpha1() {
 #[tokio::test]
 async fn s2_6_a_trigger_to_an_unhealthy_app_fails_and_its_policy_decides() {
     let dapr = TestDapr::start(COMPONENTS).await;
+    if not_on_daprd(
+        &dapr,
+        "it waits for the sidecar's view of the app's health, which daprd exposes nowhere (no API, no metric)",
+    ) {
+        return;
+    }
     let recorder = Recorder::new();
     let mut spec = AppSpec::new("sick", None);
     // The recorder serves no health service, so every probe fails.
@@ -402,11 +408,14 @@ async fn s3_2_jobs_survive_a_restart_and_missed_ticks_fire_once_after_it() {
     let missed = recorder.of("missed");
     assert_eq!(missed.len(), 1);
     assert_eq!(missed[0].request.data, Some(string_any("missed")));
-    assert_eq!(
-        recorder.of("window").len(),
-        1,
-        "missed ticks coalesce into one"
-    );
+    let window = recorder.of("window").len();
+    if dapr.is_real() {
+        // Deviation (README): the real Scheduler runs on while the sidecar is down and
+        // delivers every tick it kept (six, one may fall outside the TTL) once it is back.
+        assert!((5..=6).contains(&window), "{window} ticks of window");
+    } else {
+        assert_eq!(window, 1, "missed ticks coalesce into one");
+    }
     assert_eq!(recorder.of("continuing").len(), 3);
     assert!(recorder.of("pending").is_empty());
 }
