@@ -45,8 +45,8 @@ check-k8s: python-tools
     TODO_PROMETHEUS_DIR=$(cd tools/promtool && go list -m -f '{{{{.Dir}}' github.com/prometheus/prometheus)
     export TODO_DAPR_DIR TODO_COMPONENTS_CONTRIB_DIR TODO_CADVISOR_DIR TODO_PROMETHEUS_DIR
     export TODO_KUBERNETES_VALIDATE="$PWD/.venv/bin/kubernetes-validate"
-    step "hadolint Dockerfile"
-    .venv/bin/hadolint Dockerfile
+    step "hadolint on every Dockerfile"
+    .venv/bin/hadolint $(git ls-files '*Dockerfile*')
     step "shellcheck on every script"
     .venv/bin/shellcheck $(git ls-files '*.sh') .ci/run
     step "actionlint $("$actionlint" -version | head -n1) on every workflow"
@@ -95,9 +95,9 @@ lint-proto: node-tools
     npx --no-install buf lint
     just proto-breaking
 
-# Lints the shell scripts and the GitHub workflows.
+# Lints every shell script (scripts/, tools/, deploy/, .ci/run) and the GitHub workflows.
 lint-scripts: python-tools
-    .venv/bin/shellcheck scripts/*.sh tools/*/*.sh .ci/run
+    .venv/bin/shellcheck $(git ls-files '*.sh') .ci/run
     .venv/bin/actionlint .github/workflows/*.yaml
 
 # Fails if proto/todo breaks wire or source compatibility with the previous commit.

@@ -6,6 +6,7 @@ refusing wrong values."""
 from __future__ import annotations
 
 import copy
+import functools
 import os
 
 import jsonschema
@@ -101,10 +102,27 @@ def dapr_crd_validators():
     return validators
 
 
+# Dapr's own chart as deploy/minikube/up.sh and deploy/gke/provision.sh install it.
+DAPR_CHART_INSTALLS = {"minikube": [], "gke": ["global.ha.enabled=true"]}
+
+
+@functools.cache
+def dapr_chart_render(install: str) -> tuple[dict, ...]:
+    """The objects Dapr v1.18.3's own Helm chart (charts/dapr of its Go module, the chart the
+    deploy scripts install from https://dapr.github.io/helm-charts at the same version) renders."""
+    command = [helm(), "template", "dapr", dapr_dir() / "charts/dapr", "--namespace", "dapr-system"]
+    for assignment in DAPR_CHART_INSTALLS[install]:
+        command += ["--set", assignment]
+    result = run(command)
+    assert result.returncode == 0, f"helm template of Dapr's chart ({install}) failed:\n{result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
 def dapr_objects():
-    """Every Dapr object that reaches a cluster: each target's render, and the component files
-    themselves (dapr-components/kubernetes, which the chart renders and anyone may apply).
-    dapr-components/local is localdapr's and `dapr run`'s (no CRDs there) and is not checked."""
+    """Every Dapr object that reaches a cluster: each target's render, the component files
+    themselves (dapr-components/kubernetes, which the chart renders and anyone may apply), and
+    those Dapr's own chart installs (its default Configuration). dapr-components/local is
+    localdapr's and `dapr run`'s (no CRDs there) and is not checked."""
     for target in TARGETS:
         for obj in render(target):
             if obj["apiVersion"].startswith("dapr.io/"):
@@ -112,6 +130,10 @@ def dapr_objects():
     for path in sorted((REPO / "dapr-components/kubernetes").glob("*.yaml")):
         for obj in load_yaml_documents(path):
             yield f"dapr-components/kubernetes/{path.name}", obj
+    for install in DAPR_CHART_INSTALLS:
+        for obj in dapr_chart_render(install):
+            if obj["apiVersion"].startswith("dapr.io/"):
+                yield f"Dapr's chart ({install}): {obj['kind']}/{obj['metadata']['name']}", obj
 
 
 def schema_errors(validators, obj):
@@ -129,6 +151,14 @@ def test_every_dapr_object_validates_against_dapr_crds():
         failures += [f"{where}: {error}" for error in schema_errors(validators, obj)]
     assert not failures, "\n".join(failures)
     assert checked >= 3 * 12 + 6, f"only {checked} Dapr objects checked"
+
+
+@pytest.mark.parametrize("install", DAPR_CHART_INSTALLS)
+def test_daprs_own_chart_installs_dapr_objects_that_are_checked(install):
+    """Dapr's chart really renders Dapr objects (its default Configuration), so the check above
+    covers them."""
+    kinds = {obj["kind"] for obj in dapr_chart_render(install) if obj["apiVersion"].startswith("dapr.io/")}
+    assert "Configuration" in kinds, f"Dapr's chart ({install}) renders no Configuration: {kinds}"
 
 
 def test_the_dapr_schemas_reject_what_dapr_would():
