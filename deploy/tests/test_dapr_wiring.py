@@ -341,3 +341,59 @@ def test_network_policies_let_in_only_the_callers_sidecars(target):
         assert admitted == callers_of.get(app, set()), f"{target}: {app}'s sidecar port is open to {admitted}"
         public = [rule for rule in policy["spec"]["ingress"] if {"port": default_app_port(app), "protocol": "TCP"} in rule["ports"]]
         assert bool(public) == (app == "gateway"), f"{target}: {app}'s app port is reachable from outside its pod"
+
+
+# --- resiliency ---------------------------------------------------------------------------------
+
+def go_duration_seconds(text: str) -> float:
+    """A Go duration as the Resiliency CRD takes it ("10s", "100ms", "1m30s")."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    assert parts and "".join(number + unit for number, unit in parts) == text, f"not a duration: {text!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def breaker_trip_variables() -> set[str]:
+    """The counts Dapr v1.18.3 gives a circuit breaker's `trip` expression."""
+    source = (dapr_dir() / "pkg/resiliency/breaker/circuitbreaker.go").read_text()
+    return set(re.findall(r'"(\w+)":\s+int64\(counts\.', source))
+
+
+def streaming_operations() -> set[str]:
+    """/todo.v1.Service/Method of every server-streaming RPC, from the protos."""
+    operations = set()
+    for proto in sorted((REPO / "proto/todo/v1").glob("*_service.proto")):
+        for service, body in re.findall(r"service (\w+) \{(.*?)\n\}", proto.read_text(), flags=re.DOTALL):
+            operations |= {f"/todo.v1.{service}/{method}" for method in re.findall(r"rpc (\w+)\([^)]*\)\s*returns\s*\(\s*stream\b", body)}
+    return operations
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resiliency_bounds_every_retry_and_guards_every_call_between_apps(target):
+    [resiliency] = by_kind(render(target), "Resiliency").values()
+    policies, targets = resiliency["spec"]["policies"], resiliency["spec"]["targets"]
+    for name, retry in policies["retries"].items():
+        # Without maxRetries daprd retries for ever (reference §7.5).
+        assert int(retry.get("maxRetries", -1)) >= 0, f"{target}: retry policy {name} is unbounded"
+    for name, component in components(target).items():
+        if component["spec"]["type"].startswith("pubsub."):
+            policy = targets["components"].get(name, {}).get("inbound", {}).get("retry")
+            assert policy in policies["retries"], f"{target}: deliveries from {name} have no bounded retry policy"
+
+    calls = calls_in_code()
+    callees = {callee for _, callee, _ in calls}
+    assert set(targets["apps"]) == callees, f"{target}: app targets {sorted(targets['apps'])}, called apps {sorted(callees)}"
+    streamed = {callee for _, callee, operation in calls if operation in streaming_operations()}
+    assert streamed == {"sync"}, streamed
+    for app, policy in targets["apps"].items():
+        assert go_duration_seconds(policies["timeouts"][policy["timeout"]]) <= 30, f"{target}: {app}'s timeout"
+        breaker = policies["circuitBreakers"][policy["circuitBreaker"]]
+        unknown = set(re.findall(r"[A-Za-z_]\w*", breaker["trip"])) - breaker_trip_variables()
+        assert not unknown, f"{target}: {app}'s breaker trips on {sorted(unknown)}, which daprd does not count"
+        # Client errors count as failures: a handful of them must not open the breaker.
+        assert "consecutiveFailures" not in breaker["trip"], f"{target}: {app}'s breaker opens on a few client errors"
+        if "retry" in policy:
+            # daprd refuses a streaming call whose target has a retry policy.
+            assert app not in streamed, f"{target}: {app} serves streams and has retries"
+            matching = policies["retries"][policy["retry"]].get("matching", {})
+            assert matching.get("gRPCStatusCodes") == "14", f"{target}: calls to {app} retry more than Unavailable"
