@@ -10,6 +10,7 @@
 //!   `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`); the only module reading the environment.
 //! - [`subscriber`]: [`init`] installs the global subscriber (filter, pretty or JSON logs,
 //!   OpenTelemetry) and the W3C propagator; [`init_for_tests`] is its quiet, repeatable twin.
+//!   `json_log` (private): the JSON line, with Cloud Logging's `severity` beside `level`.
 //! - [`otlp`]: the tracer provider with optional OTLP gRPC export, and its flush on shutdown.
 //! - [`propagation`]: W3C trace context in and out of gRPC metadata and CloudEvents.
 //! - [`metrics`]: the process-global Prometheus recorder and the gRPC metric names.
@@ -27,6 +28,7 @@ mod error;
 pub mod error_chain;
 pub mod grpc_layer;
 mod grpc_status;
+mod json_log;
 pub mod metrics;
 pub mod otlp;
 pub mod propagation;

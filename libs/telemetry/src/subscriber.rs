@@ -1,8 +1,9 @@
 //! The process-wide `tracing` subscriber: `init` for services, `init_for_tests` for tests.
 //!
-//! Stack, outermost first: the `RUST_LOG` filter, one fmt layer (pretty or JSON on stdout), and
-//! the OpenTelemetry layer. The OpenTelemetry layer is always present so trace context is
-//! continued and propagated; spans leave the process only when an OTLP endpoint is configured.
+//! Stack, outermost first: the `RUST_LOG` filter, one fmt layer (pretty, or JSON with Cloud
+//! Logging's `severity`, on stdout), and the OpenTelemetry layer. The OpenTelemetry layer is
+//! always present so trace context is continued and propagated; spans leave the process only
+//! when an OTLP endpoint is configured.
 
 use std::sync::Once;
 
@@ -13,7 +14,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::{self, ENV_RUST_LOG, LogFormat, TelemetryConfig};
-use crate::{TelemetryError, otlp};
+use crate::{TelemetryError, json_log, otlp};
 
 /// Installs the global subscriber, the W3C propagator and the tracer provider for this process.
 ///
@@ -49,9 +50,8 @@ pub fn init(
             None,
             Some(
                 fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false),
+                    .fmt_fields(json_log::json_fields())
+                    .event_format(json_log::JsonWithSeverity::new()),
             ),
         ),
     };
