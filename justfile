@@ -131,8 +131,16 @@ test: python-tools
 # builds and downloads are cached outside the clone. Needs Go, Java 17, Maven and PostgreSQL's
 # server (.ci/run installs Maven and PostgreSQL when missing).
 # Runs the tests on the real Dapr: daprd, Scheduler, Kafka, PostgreSQL (scripts/with-real-dapr.sh).
-test-dapr:
+# Each line gets a fresh environment: the production components' smoke test and the whole suite
+# (grpcurl smoke) with explicitly created topics only, then localdapr's conformance suite on daprd
+# (its fixtures make topics as they go, so that Kafka creates topics on first use).
+test-dapr: python-tools
+    cargo build --locked --bins
+    cargo test --locked --all-features -p localdapr --test conformance --no-run
     scripts/with-real-dapr.sh scripts/real-dapr-components-smoke.sh
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/with-real-dapr.sh scripts/grpcurl-smoke.sh
+    KAFKA_AUTO_CREATE_TOPICS=true scripts/with-real-dapr.sh \
+        cargo test --locked --all-features -p localdapr --test conformance
 
 # Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
 # line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.

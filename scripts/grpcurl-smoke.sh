@@ -7,7 +7,10 @@
 # - through the gateway: sign up and in, create and list tasks, a validation error with its
 #   BadRequest; a daily task completed gets its next occurrence (recurring); a reminder set 2 s
 #   ahead is listed and marked read (notification); a renamed task's history shows the change
-#   (audit, on its SQLite file, 0600); a WatchTasks stream sees a change (sync).
+#   (audit, on its SQLite file, 0600); a WatchTasks stream sees each change exactly once (sync).
+# Under TODO_TEST_DAPR=real (scripts/with-real-dapr.sh, `just test-dapr`) every app runs beside
+# the real daprd on the production components (PostgreSQL v2 with its outbox, Kafka, the
+# Scheduler), and audit keeps its log in PostgreSQL.
 # Run by `just test`; needs the binaries built and grpcurl on PATH.
 #
 # GRPCURL_SMOKE_ADDRESS points grpcurl at another address than the gateway it started (to see
@@ -122,8 +125,34 @@ if ! real_dapr; then
     [ "$mode" = 600 ] || fail "audit.db has mode $mode, not 600"
 fi
 
-# sync: the watch saw the task's creation.
-await 10 "the watch sees the task" "$scratch/watch-seen.json" "'$task_id' in sys.stdin.read()" cat "$scratch/watch.json"
+# sync: the watch saw the task's two events, each exactly once (through the outbox, the broker
+# and sync: a duplicate anywhere on the way would show here).
+watch_events() { # the [type, version] of every event of $task_id the watch saw, as JSON
+    python3 - "$scratch/watch.json" "$task_id" <<'PY'
+import json, sys
+text, task_id = open(sys.argv[1]).read(), sys.argv[2]
+decoder, position, seen = json.JSONDecoder(), 0, []
+while True:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    if position >= len(text):
+        break
+    try:
+        message, position = decoder.raw_decode(text, position)
+    except ValueError:
+        break  # a message still being written, or grpcurl's closing error
+    event = message.get("taskEvent") if isinstance(message, dict) else None
+    if event and event.get("taskId") == task_id:
+        seen.append([event.get("type"), int(event.get("version", 0))])
+print(json.dumps(seen))
+PY
+}
+await 10 "the watch sees the task created and renamed" "$scratch/watch-seen.json" \
+    'len(json.load(sys.stdin)) >= 2' watch_events
+sleep 1 # a duplicate would arrive right behind
+watch_events >"$scratch/watch-seen.json"
+[ "$(cat "$scratch/watch-seen.json")" = '[["TASK_EVENT_TYPE_CREATED", 1], ["TASK_EVENT_TYPE_UPDATED", 2]]' ] \
+    || fail "the watch saw the task's events not exactly once each: $(cat "$scratch/watch-seen.json")"
 kill "$watch_pid" 2>/dev/null || true
 
 # recurring: a daily task completed gets its next occurrence, due a day later.
@@ -153,6 +182,12 @@ listed=$(grpcurl -plaintext "${auth[@]}" -d '{}' "$address" todo.v1.Notification
 grep -q '"unreadCount"' <<<"$listed" && fail "still unread after MarkRead: $listed"
 grep -q '"read": true' <<<"$listed" || fail "not marked read: $listed"
 
+# recurring, seconds later: still exactly one next occurrence (no redelivery made a second).
+listed=$(grpcurl -plaintext "${auth[@]}" -d '{"query": "Daily smoke"}' "$address" todo.v1.TaskService/ListTasks) \
+    || fail "ListTasks of the daily task"
+count=$(python3 -c 'import json, sys; print(sum(t["title"] == "Daily smoke" for t in json.load(sys.stdin).get("tasks", [])))' <<<"$listed")
+[ "$count" = 2 ] || fail "the daily task has $count tasks, not itself and one next occurrence: $listed"
+
 if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then
     : > "$GRPCURL_SMOKE_METRICS_OUT"
     for app in "${apps[@]}"; do
@@ -168,5 +203,5 @@ fi
 
 echo "grpcurl-smoke: ok (six apps; list, describe, health on the gateway; health and reflection on every app's" \
     "own port with its token, Unauthenticated without; SignUp, SignIn, CreateTask, InvalidArgument with decoded" \
-    "details, ListTasks; history with the title's diff (audit.db 0600); WatchTasks saw the task; a daily task's" \
-    "next occurrence; a reminder listed and marked read)"
+    "details, ListTasks; history with the title's diff (audit.db 0600); WatchTasks saw each of the task's events" \
+    "once; a daily task's one next occurrence; a reminder listed and marked read)"

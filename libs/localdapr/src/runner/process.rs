@@ -77,7 +77,7 @@ impl AppProcess {
             env.push(("APP_PORT".to_string(), port.to_string()));
         }
         let process = Self::spawn(
-            &launch.app_id,
+            launch.app_id,
             &format!("APP - {}", launch.app_id),
             launch.command,
             launch.dir,
