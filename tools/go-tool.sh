@@ -53,9 +53,14 @@ if [ "$force" = 0 ] && [ -x "$bin" ] && [ "$(cat "$bin.stamp" 2>/dev/null)" = "$
 fi
 
 # Each tool reports the version it was built from, as its release builds do.
+tags=""
 case "$name" in
     helm) ldflags="-X helm.sh/helm/v4/internal/version.version=$version" ;;
-    promtool) ldflags="-X github.com/prometheus/common/version.Version=${version#v} -X github.com/prometheus/common/version.Branch=$version" ;;
+    # remove_all_sd: Prometheus's own build tag that leaves out every service-discovery plugin
+    # (the cloud SDKs, client-go); `check rules` and `test rules` need none, and the build
+    # takes a fraction of the time.
+    promtool) ldflags="-X github.com/prometheus/common/version.Version=${version#v} -X github.com/prometheus/common/version.Branch=$version"
+        tags=remove_all_sd ;;
     actionlint) ldflags="-X github.com/rhysd/actionlint.version=$version" ;;
 esac
 
@@ -63,7 +68,7 @@ mkdir -p "$out"
 log "building $name $version ($mod) into $bin (nice -n 19; the first build takes minutes)"
 start=$(date +%s)
 if ! nice -n 19 env CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" \
-    go build -ldflags "-s -w $ldflags" -o "$bin.tmp" "$mod/cmd/$name"; then
+    go build -tags "$tags" -ldflags "-s -w $ldflags" -o "$bin.tmp" "$mod/cmd/$name"; then
     rm -f "$bin.tmp"
     log "building $name failed after $(( $(date +%s) - start )) s"
     exit 1
