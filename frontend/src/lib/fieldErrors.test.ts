@@ -13,9 +13,10 @@ function badRequest(violations: [string, string][]): Uint8Array {
 }
 
 function invalidArgument(violations: [string, string][]): ConnectError {
-  return new ConnectError("invalid task", Code.InvalidArgument, undefined, [
-    { type: "google.rpc.BadRequest", value: badRequest(violations) },
-  ]);
+  // As connect-web leaves them after reading grpc-status-details-bin: type name and bytes.
+  const error = new ConnectError("invalid task", Code.InvalidArgument);
+  error.details.push({ type: "google.rpc.BadRequest", value: badRequest(violations) });
+  return error;
 }
 
 describe("decodeBadRequest", () => {
