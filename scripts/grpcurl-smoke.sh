@@ -18,22 +18,9 @@ script_name=grpcurl-smoke
 # shellcheck source=scripts/scratch-suite.sh
 source "$(dirname "$0")/scratch-suite.sh"
 
-apps=(todo-api gateway recurring notification audit sync)
-declare -A port
-for app in "${apps[@]}"; do port[$app]=$(free_port); done
-
-# The repository's components, with the secret file moved into the scratch directory.
-scratch_components "$scratch/secrets.json"
-{
-    printf 'version: 1\ncommon:\n  resourcesPath: ./components\napps:\n'
-    for app in "${apps[@]}"; do
-        printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "0" }\n' \
-            "$app" "${port[$app]}" "$app"
-    done
-} > "$scratch/dapr.yaml"
-
-localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
-run_pid=$!
+# The six apps, with the repository's components and the secret file in the scratch directory.
+# shellcheck disable=SC2119 # no extra environment: the apps' defaults
+start_suite
 
 address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:${port[gateway]}}"
 wait_serving "${GRPCURL_SMOKE_HEALTH_SECONDS:-60}" "$address"

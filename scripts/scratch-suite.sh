@@ -10,6 +10,12 @@
 #   scratch_components SECRETS_FILE
 #                   the repository's components in $scratch/components, with the secret store
 #                   reading SECRETS_FILE, written with fresh random keys.
+#   start_suite [ENV_ENTRY...]
+#                   runs the six apps of `just up` with `localdapr run` in the scratch directory
+#                   (components from scratch_components, secrets in $scratch/secrets.json, data
+#                   in $scratch/data, output in $scratch/localdapr.log), each app on a free port
+#                   kept in the array `port` (port[gateway], ...), admin ports off; each
+#                   ENV_ENTRY ('NAME: "value"') is added to every app's environment. Sets run_pid.
 #   wait_serving SECONDS [GRPCURL_ARGS...] ADDRESS
 #                   waits until grpc.health.v1.Health/Check at ADDRESS answers SERVING, failing
 #                   at the deadline or when `localdapr run` exits.
@@ -85,4 +91,22 @@ scratch_components() {
     cp "$repo"/dapr-components/local/*.yaml "$scratch/components/"
     sed -i "s|\.localdapr/secrets\.json|$secrets_file|" "$scratch/components/secretstore.yaml"
     "$repo/scripts/local-secrets.sh" "$secrets_file" > "$scratch/secrets.log"
+}
+
+start_suite() {
+    local app entry
+    declare -gA port
+    suite_apps=(todo-api gateway recurring notification audit sync)
+    for app in "${suite_apps[@]}"; do port[$app]=$(free_port); done
+    scratch_components "$scratch/secrets.json"
+    {
+        printf 'version: 1\ncommon:\n  resourcesPath: ./components\n  env:\n    TODO_ADMIN_PORT: "0"\n'
+        for entry in "$@"; do printf '    %s\n' "$entry"; done
+        printf 'apps:\n'
+        for app in "${suite_apps[@]}"; do
+            printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n' "$app" "${port[$app]}" "$app"
+        done
+    } > "$scratch/dapr.yaml"
+    localdapr run -f "$scratch/dapr.yaml" --data-dir "$scratch/data" > "$scratch/localdapr.log" 2>&1 &
+    run_pid=$!
 }
