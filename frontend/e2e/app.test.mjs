@@ -194,7 +194,7 @@ describe("the web app", { skip }, () => {
     // Delete with undo: the task comes back; deleted without undo, it is gone after a reload.
     await page.getByRole("button", { name: "Delete “Water the plants”" }).click();
     await row(page, "Water the plants").waitFor({ state: "detached" });
-    await page.getByRole("status").getByRole("button", { name: "Undo" }).click();
+    await page.getByRole("status").filter({ hasText: "Deleted “Water the plants”" }).getByRole("button", { name: "Undo" }).click();
     await row(page, "Water the plants").waitFor();
     await page.getByRole("button", { name: "Delete “Water the plants”" }).click();
     await page.waitForTimeout(6000);

@@ -30,12 +30,13 @@ const withAccessToken: Interceptor = (next) => async (request) => {
   if (request.service.typeName === AuthService.typeName && PUBLIC_METHODS.has(request.method.name)) {
     return next(request);
   }
-  request.header.set("authorization", `Bearer ${await session.accessToken()}`);
+  const sent = await session.accessToken();
+  request.header.set("authorization", `Bearer ${sent}`);
   try {
     return await next(request);
   } catch (error) {
     if (request.stream || ConnectError.from(error).code !== Code.Unauthenticated) throw error;
-    request.header.set("authorization", `Bearer ${await session.refresh()}`);
+    request.header.set("authorization", `Bearer ${await session.freshTokenAfter(sent)}`);
     return await next(request);
   }
 };

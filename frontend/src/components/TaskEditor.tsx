@@ -32,7 +32,10 @@ interface EditorProps {
 
 export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
   const dialog = useRef<HTMLDialogElement>(null);
-  const initial = task ? draftOf(task) : EMPTY_DRAFT;
+  // The task as it was when the editor opened: the update sends only what the user changed
+  // since, and fails (Aborted) instead of overwriting a change made elsewhere meanwhile.
+  const [original] = useState(task);
+  const [initial] = useState(() => (task ? draftOf(task) : EMPTY_DRAFT));
   const [draft, setDraft] = useState<Draft>(initial);
   const [errors, setErrors] = useState<FormErrors>({ fields: {} });
   const [busy, setBusy] = useState(false);
@@ -52,7 +55,7 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
     setErrors({ fields: {} });
     const due = fromLocalInput(draft.due);
     try {
-      if (!task) {
+      if (!original) {
         const response = await api.tasks.createTask({
           requestId: requestId.current,
           title: draft.title,
@@ -73,7 +76,7 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
         }
         const response = await api.tasks.updateTask({
           task: {
-            id: task.id,
+            id: original.id,
             title: draft.title,
             description: draft.description,
             priority: draft.priority,
@@ -84,7 +87,7 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
             reminder: reminderOf(draft),
           },
           updateMask: { paths },
-          expectedVersion: task.version,
+          expectedVersion: original.version,
         });
         if (response.task) onSaved(response.task);
       }

@@ -161,7 +161,9 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
       if (typeof Notification !== "undefined" && Notification.permission === "granted") {
         new Notification("Todo Suite reminder", { body: reminder.title, tag: reminder.eventId });
       }
+      // The notification service may record it a moment after sync delivers it: load twice.
       void loadNotifications();
+      setTimeout(() => void loadNotifications(), 1500);
     },
     [toast, loadNotifications],
   );

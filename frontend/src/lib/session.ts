@@ -79,6 +79,15 @@ export class Session {
     return this.refresh();
   }
 
+  /**
+   * An access token to use after `rejected` was refused: the current one if another call has
+   * refreshed meanwhile, else a refreshed one.
+   */
+  freshTokenAfter(rejected: string): Promise<string> {
+    const current = this.current?.accessToken;
+    return current && current !== rejected ? Promise.resolve(current) : this.refresh();
+  }
+
   /** Refreshes the tokens once, however many calls ask at the same time. */
   refresh(): Promise<string> {
     this.refreshing ??= this.doRefresh().finally(() => {
