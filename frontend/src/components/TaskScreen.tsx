@@ -16,6 +16,7 @@ import { PRIORITIES, SORTS, priorityLabel } from "../lib/labels";
 import { addDays, formatMoment, startOfDay } from "../lib/time";
 import { useWatch } from "../useWatch";
 import { ConnectionStatus } from "./ConnectionStatus";
+import { BellIcon, RepeatIcon } from "./Icons";
 import { NotificationsPanel } from "./Notifications";
 import { TaskEditor } from "./TaskEditor";
 import { useToast } from "./Toasts";
@@ -316,7 +317,8 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
           aria-expanded={panelOpen}
           onClick={() => setPanelOpen((open) => !open)}
         >
-          🔔{unread > 0 && <span className="badge">{unread}</span>}
+          <BellIcon />
+          {unread > 0 && <span className="badge">{unread}</span>}
         </button>
         <span className="user" title={user.email}>
           {user.displayName}
@@ -453,8 +455,16 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
                     </span>
                   )}
                   {task.priority > 1 && <span className={`prio prio-${task.priority}`}>{priorityLabel(task.priority)}</span>}
-                  {task.recurrence && <span title="Repeats" aria-label="Repeats">↻</span>}
-                  {task.reminder && <span title="Has a reminder" aria-label="Has a reminder">⏰</span>}
+                  {task.recurrence && (
+                    <span className="icon" title="Repeats" role="img" aria-label="Repeats">
+                      <RepeatIcon />
+                    </span>
+                  )}
+                  {task.reminder && (
+                    <span className="icon" title="Has a reminder" role="img" aria-label="Has a reminder">
+                      <BellIcon />
+                    </span>
+                  )}
                   {task.tags.map((tag) => (
                     <span key={tag} className="tag">
                       #{tag}
