@@ -21,6 +21,7 @@ import { fromLocalInput, userTimeZone } from "../lib/time";
 import { Field } from "./Field";
 import { History } from "./History";
 import { RrulePreview } from "./RrulePreview";
+import { PRESET_RULES } from "../lib/rrulePreview";
 
 interface EditorProps {
   /** The task to edit; undefined to create one. */
@@ -152,6 +153,9 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
             </Field>
           )}
         </div>
+        {repeats && draft.repeat !== "custom" && draft.due && (
+          <RrulePreview rule={PRESET_RULES[Number(draft.repeat)] ?? ""} due={draft.due} />
+        )}
         {draft.repeat === "custom" && (
           <>
             <Field label="Rule (RFC 5545 RRULE)" hint="For example FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;BYDAY=-1FR">

@@ -143,6 +143,20 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
     return () => clearTimeout(timer);
   }, [search]);
 
+  // Keyboard: "/" goes to search, "n" to the quick-add field (not while typing in a field).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (event.ctrlKey || event.metaKey || event.altKey || target?.closest("input, textarea, select, dialog")) return;
+      const id = event.key === "/" ? "search" : event.key === "n" ? "quick-title" : "";
+      if (!id) return;
+      event.preventDefault();
+      document.getElementById(id)?.focus();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
   const loadNotifications = useCallback(async () => {
     try {
       const response = await api.notifications.listNotifications({ pageSize: 50 });
@@ -343,7 +357,7 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
             </label>
             <input
               id="quick-title"
-              placeholder="Add a task…"
+              placeholder="Add a task… (press n)"
               value={quickTitle}
               onChange={(e) => setQuickTitle(e.target.value)}
               aria-invalid={quickError ? true : undefined}

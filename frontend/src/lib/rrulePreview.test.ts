@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { rulePreview } from "./rrulePreview";
+import { PRESET_RULES, rulePreview } from "./rrulePreview";
+import { RecurrencePreset } from "../gen/todo/v1/task_pb";
 
 describe("rulePreview", () => {
   it("says a rule in words and lists its next dates from the due time", () => {
@@ -18,5 +19,20 @@ describe("rulePreview", () => {
       const preview = rulePreview(rule, "2030-01-07T09:30", 5);
       expect("error" in preview ? preview.error : "", rule).toMatch(message);
     }
+  });
+});
+
+describe("PRESET_RULES", () => {
+  it("previews every preset from a Friday: weekdays skip the weekend", () => {
+    const friday = "2030-01-04T08:00";
+    const next = (preset: RecurrencePreset) => {
+      const preview = rulePreview(PRESET_RULES[preset], friday, 3);
+      return "next" in preview ? preview.next.length : 0;
+    };
+    for (const preset of [RecurrencePreset.DAILY, RecurrencePreset.WEEKDAYS, RecurrencePreset.WEEKLY, RecurrencePreset.MONTHLY, RecurrencePreset.YEARLY]) {
+      expect(next(preset), `preset ${preset}`).toBe(3);
+    }
+    const weekdays = rulePreview(PRESET_RULES[RecurrencePreset.WEEKDAYS], friday, 2);
+    expect("next" in weekdays && weekdays.next[1]).toMatch(/Mon/);
   });
 });

@@ -5,6 +5,15 @@ import { fromLocalInput } from "./time";
 
 export type RulePreview = { text: string; next: string[] } | { error: string };
 
+/** The RRULE each preset means (RecurrencePreset values 1 to 5), for the preview only. */
+export const PRESET_RULES: Record<number, string> = {
+  1: "FREQ=DAILY",
+  2: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+  3: "FREQ=WEEKLY",
+  4: "FREQ=MONTHLY",
+  5: "FREQ=YEARLY",
+};
+
 /**
  * Previews `rule` (an RRULE value, with or without "RRULE:") from the due time `due` (an
  * `<input type="datetime-local">` value; now when empty), listing at most `count` dates.
