@@ -174,6 +174,12 @@ describe("the web app", { skip }, () => {
       (count) => count === 1,
     );
     await row(page, "Buy oat milk").waitFor();
+    // Two tags: any of them matches the task; all of them does not.
+    await page.getByLabel("Tag", { exact: true }).fill("errands unknown");
+    await page.getByLabel("Tags needed", { exact: true }).selectOption({ label: "All of them" });
+    await page.getByText("No tasks match.").waitFor();
+    await page.getByLabel("Tags needed", { exact: true }).selectOption({ label: "Any of them" });
+    await row(page, "Buy oat milk").waitFor();
     await page.getByLabel("Tag", { exact: true }).fill("");
     await page.getByLabel("Priority", { exact: true }).selectOption({ label: "High" });
     await eventually(

@@ -8,7 +8,8 @@ import { api, session } from "../api";
 import { TaskEventType, type ReminderDue, type TaskEvent } from "../gen/todo/v1/events_pb";
 import type { Notification } from "../gen/todo/v1/notification_service_pb";
 import { TaskStatus, type Task } from "../gen/todo/v1/task_pb";
-import { TaskSortField } from "../gen/todo/v1/task_service_pb";
+import { TagMatch, TaskSortField } from "../gen/todo/v1/task_service_pb";
+import { parseTags } from "../lib/draft";
 import type { StoredSession } from "../lib/session";
 import { applyChange, applyListed, emptyTaskSet, reconcilePage, type TaskSet } from "../lib/taskSet";
 import { formErrors, plainMessage, taskFormField } from "../lib/fieldErrors";
@@ -31,7 +32,10 @@ interface Filters {
   query: string;
   status: "open" | "completed" | "all";
   priority: number;
+  /** Tags as typed, separated by commas or spaces. */
   tag: string;
+  tagMatch: TagMatch;
+  kind: "any" | "recurring" | "reminder";
   due: "any" | "today" | "week" | "overdue";
   sortBy: TaskSortField;
   descending: boolean;
@@ -41,6 +45,8 @@ const DEFAULT_FILTERS: Filters = {
   status: "open",
   priority: 0,
   tag: "",
+  tagMatch: TagMatch.ANY,
+  kind: "any",
   due: "any",
   sortBy: TaskSortField.CREATE_TIME,
   descending: true,
@@ -59,7 +65,10 @@ function listRequest(filters: Filters, pageToken: string) {
     filter: {
       statuses,
       priorities: filters.priority ? [filters.priority] : [],
-      tags: filters.tag.trim() ? [filters.tag.trim().replace(/^#/, "").toLowerCase()] : [],
+      tags: parseTags(filters.tag),
+      tagMatch: filters.tagMatch,
+      recurring: filters.kind === "recurring" ? true : undefined,
+      hasReminder: filters.kind === "reminder" ? true : undefined,
       dueAfter: filters.due === "today" || filters.due === "week" ? timestampFromDate(today) : undefined,
       dueBefore:
         filters.due === "today"
@@ -404,6 +413,23 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
           <div className="field">
             <label htmlFor="f-tag">Tag</label>
             <input id="f-tag" value={filters.tag} onChange={(e) => setFilter("tag", e.target.value)} size={8} />
+          </div>
+          {parseTags(filters.tag).length > 1 && (
+            <div className="field">
+              <label htmlFor="f-tag-match">Tags needed</label>
+              <select id="f-tag-match" value={filters.tagMatch} onChange={(e) => setFilter("tagMatch", Number(e.target.value))}>
+                <option value={TagMatch.ANY}>Any of them</option>
+                <option value={TagMatch.ALL}>All of them</option>
+              </select>
+            </div>
+          )}
+          <div className="field">
+            <label htmlFor="f-kind">Kind</label>
+            <select id="f-kind" value={filters.kind} onChange={(e) => setFilter("kind", e.target.value as Filters["kind"])}>
+              <option value="any">Any</option>
+              <option value="recurring">Repeating</option>
+              <option value="reminder">With a reminder</option>
+            </select>
           </div>
           <div className="field">
             <label htmlFor="f-due">Due</label>
