@@ -11,7 +11,9 @@ script_name=browser-e2e
 source "$(dirname "$0")/scratch-suite.sh"
 
 [ -f "$repo/frontend/dist/index.html" ] || fail "frontend/dist is not built (npm --prefix frontend run build)"
-start_suite "TODO_FRONTEND_DIR: \"$repo/frontend/dist\""
+# Every test signs up its own users, all from 127.0.0.1: more than the default 10 sign-ups per
+# address and window.
+start_suite "TODO_FRONTEND_DIR: \"$repo/frontend/dist\"" 'TODO_SIGN_UPS_PER_ADDRESS: "100"'
 wait_serving 90 "127.0.0.1:${port[gateway]}"
 
 E2E_BASE_URL="http://127.0.0.1:${port[gateway]}" \

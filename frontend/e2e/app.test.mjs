@@ -210,6 +210,29 @@ describe("the web app", { skip }, () => {
     await page.context().close();
   });
 
+  it("works from the keyboard", async () => {
+    const page = await newPage();
+    await signUp(page, uniqueEmail("keys"));
+    await page.locator("body").click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press("n");
+    await page.keyboard.type("Typed, not clicked");
+    await page.keyboard.press("Enter");
+    const edit = page.getByRole("button", { name: "Edit “Typed, not clicked”" });
+    await edit.waitFor();
+    await edit.focus();
+    await page.keyboard.press("Enter");
+    const editor = page.getByRole("dialog", { name: "Edit task" });
+    await editor.waitFor();
+    const title = editor.getByLabel("Title", { exact: true });
+    assert.equal(await title.evaluate((input) => input === document.activeElement), true, "focus moves to the title");
+    await page.keyboard.press("Escape");
+    await editor.waitFor({ state: "detached" });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Edit “Typed, not clicked”", "focus returns to the opener");
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "search");
+    await page.context().close();
+  });
+
   it("shows a change made in one browser in another within 2 s, without a reload", async () => {
     const email = uniqueEmail("two-devices");
     const first = await newPage();

@@ -43,9 +43,16 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
   const [showHistory, setShowHistory] = useState(false);
   const requestId = useRef(crypto.randomUUID());
 
+  // Modal while open; on closing, focus goes back to what opened it (if it is still there).
   useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
     const element = dialog.current;
     if (element && !element.open) element.showModal();
+    // showModal focuses the first control (Close); the title is where typing starts.
+    element?.querySelector<HTMLInputElement>("input")?.focus();
+    return () => {
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
 
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
@@ -110,7 +117,7 @@ export function TaskEditor({ task, userId, onSaved, onClose }: EditorProps) {
           </button>
         </header>
         <Field label="Title" error={errors.fields.title}>
-          <input value={draft.title} onChange={(e) => set("title", e.target.value)} aria-required="true" autoFocus />
+          <input value={draft.title} onChange={(e) => set("title", e.target.value)} aria-required="true" />
         </Field>
         <Field label="Description" error={errors.fields.description}>
           <textarea rows={3} value={draft.description} onChange={(e) => set("description", e.target.value)} />

@@ -110,6 +110,8 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
   const [panelOpen, setPanelOpen] = useState(false);
 
   const pageToken = pageTokens[pageTokens.length - 1];
+  // On a phone the filters start folded, so the list is on the first screen.
+  const [phone] = useState(() => window.matchMedia("(max-width: 640px)").matches);
   const listSeq = useRef(0);
   const relistTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const deleteTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
@@ -366,7 +368,8 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
             </label>
             <input
               id="quick-title"
-              placeholder="Add a task… (press n)"
+              placeholder="Add a task…"
+              aria-keyshortcuts="n"
               value={quickTitle}
               onChange={(e) => setQuickTitle(e.target.value)}
               aria-invalid={quickError ? true : undefined}
@@ -389,8 +392,17 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
         <section className="filters" aria-label="Search and filters">
           <div className="field search">
             <label htmlFor="search">Search</label>
-            <input id="search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+            <input
+              id="search"
+              type="search"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+              aria-keyshortcuts="/"
+            />
           </div>
+          <details className="more-filters" open={!phone}>
+            <summary>Filters and sort</summary>
+            <div className="filter-fields">
           <div className="field">
             <label htmlFor="f-status">Status</label>
             <select id="f-status" value={filters.status} onChange={(e) => setFilter("status", e.target.value as Filters["status"])}>
@@ -458,6 +470,8 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
           >
             {filters.descending ? "↓" : "↑"}
           </button>
+            </div>
+          </details>
         </section>
 
         {listError && (
