@@ -111,7 +111,13 @@ export function TaskScreen({ user }: { user: StoredSession["user"] }) {
 
   const pageToken = pageTokens[pageTokens.length - 1];
   // On a phone the filters start folded, so the list is on the first screen.
-  const [phone] = useState(() => window.matchMedia("(max-width: 640px)").matches);
+  const [phone, setPhone] = useState(() => window.matchMedia("(max-width: 640px)").matches);
+  useEffect(() => {
+    const query = window.matchMedia("(max-width: 640px)");
+    const changed = () => setPhone(query.matches);
+    query.addEventListener("change", changed);
+    return () => query.removeEventListener("change", changed);
+  }, []);
   const listSeq = useRef(0);
   const relistTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const deleteTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
