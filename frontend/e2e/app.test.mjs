@@ -346,7 +346,15 @@ describe("the web app", { skip }, () => {
     await editor.getByLabel("Title", { exact: true }).fill("Daily standup");
     const due = new Date(Date.now() + 3600_000);
     await editor.getByLabel("Due", { exact: true }).fill(wallClock(due).slice(0, 16));
+    // A custom rule is previewed in words with its next dates; then the daily preset.
+    await editor.getByLabel("Repeat", { exact: true }).selectOption({ label: "Custom rule…" });
+    await editor.getByLabel("Rule (RFC 5545 RRULE)", { exact: true }).fill("FREQ=WEEKLY;BYDAY=MO,WE");
+    const preview = editor.getByLabel("Rule preview");
+    await preview.getByText("every week on Monday, Wednesday").waitFor();
+    assert.match(await preview.innerText(), /Next: .*Mon.*Wed/s);
+    await shoot(page, "editor-custom-rule");
     await editor.getByLabel("Repeat", { exact: true }).selectOption({ label: "Every day" });
+    await editor.getByLabel("Rule preview").getByText("every day").waitFor();
     await editor.getByRole("button", { name: "Add task" }).click();
     await editor.waitFor({ state: "detached" });
     await row(page, "Daily standup").waitFor();
