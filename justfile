@@ -11,9 +11,10 @@ bin_dir := target_dir / "debug"
 default:
     @just --list
 
-# Builds the suite and runs it on localdapr; the gateway serves http://localhost:8080. Every app
+# Builds the suite, and the web app when frontend/dist is missing or older than its sources, and
+# runs it on localdapr; the gateway serves the app and its API at http://localhost:8080. Every app
 # gets random API tokens (.localdapr/tokens.json, 0600; never printed); keys: .localdapr/secrets.json.
-up: build
+up: build frontend
     scripts/local-secrets.sh .localdapr/secrets.json
     PATH="{{bin_dir}}:$PATH" scripts/run-until-healthy.sh http://127.0.0.1:9470/readyz 120 \
         "Todo Suite is up: http://localhost:8080 (gRPC and gRPC-web; Ctrl-C stops it). API tokens: .localdapr/tokens.json" \
@@ -81,8 +82,9 @@ build:
 fmt:
     cargo fmt --all
 
-# Runs every linter: rustfmt, clippy, rustdoc, buf lint and breaking, shellcheck, actionlint.
-lint: lint-rust lint-proto lint-scripts
+# Runs every linter: rustfmt, clippy, rustdoc, buf lint and breaking, shellcheck, actionlint, and
+# the frontend's typecheck and generated-code check.
+lint: lint-rust lint-proto lint-scripts lint-frontend
 
 # Checks formatting, and runs clippy and rustdoc (broken doc links) with warnings as errors.
 lint-rust:
@@ -99,6 +101,24 @@ lint-proto: node-tools
 lint-scripts: python-tools
     .venv/bin/shellcheck $(git ls-files '*.sh') .ci/run
     .venv/bin/actionlint .github/workflows/*.yaml
+
+# Typechecks the frontend (tsc, strict) after checking that frontend/src/gen is what buf.gen.yaml
+# generates from proto/todo now (fails if it is out of date).
+lint-frontend: node-tools frontend-deps
+    #!/usr/bin/env bash
+    set -euo pipefail
+    generated=$(mktemp -d)
+    trap 'rm -rf "$generated"' EXIT
+    npx --no-install buf generate -o "$generated"
+    if ! diff -r "$generated/frontend/src/gen" frontend/src/gen; then
+        echo "lint-frontend: frontend/src/gen is out of date with proto/todo: run 'just proto-gen' and commit it" >&2
+        exit 1
+    fi
+    npm --prefix frontend run --silent typecheck
+
+# Regenerates the TypeScript of proto/todo (frontend/src/gen) with buf.gen.yaml.
+proto-gen: node-tools
+    npx --no-install buf generate
 
 # Fails if proto/todo breaks wire or source compatibility with the previous commit.
 proto-breaking: node-tools
@@ -117,14 +137,43 @@ proto-check: lint-proto
 # The smoke run's /metrics are compared with deploy/monitoring/metrics/services.txt, the metrics
 # the dashboard and alerts may query.
 # Runs every test: the workspace's tests, then the real grpcurl against a running suite, and the
-# attacks and the kill -9 of issue #7 against the real binaries. audit's store tests also run on
-# PostgreSQL when TODO_TEST_POSTGRES_URL is set: `scripts/with-test-postgres.sh just test`.
+# attacks and the kill -9 of issue #7 against the real binaries, then the frontend's unit tests
+# (Vitest) and its browser tests (chromium) against a running suite. audit's store tests also run
+# on PostgreSQL when TODO_TEST_POSTGRES_URL is set: `scripts/with-test-postgres.sh just test`.
 test: python-tools
     cargo test --workspace --all-features --locked
     cargo build --locked --bins
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" GRPCURL_SMOKE_METRICS_OUT="{{target_dir}}/suite-metrics.txt" scripts/grpcurl-smoke.sh
     .venv/bin/python deploy/tests/live_metrics.py --check "{{target_dir}}/suite-metrics.txt"
     PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/secure-run-smoke.sh
+    just test-frontend
+
+# Needs the binaries built (`just build`). Builds the frontend if needed, then runs its unit tests
+# and its browser tests against a suite started for them (scripts/browser-e2e.sh).
+test-frontend: python-tools frontend
+    npm --prefix frontend test
+    PATH="{{bin_dir}}:$PWD/.venv/bin:$PATH" scripts/browser-e2e.sh
+
+# Builds the web app into frontend/dist when it is missing or older than any of its sources.
+frontend: frontend-deps
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd frontend
+    sources=(src index.html package.json package-lock.json tsconfig.json vite.config.ts)
+    if [ ! -f dist/index.html ] || [ -n "$(find "${sources[@]}" -newer dist/index.html -print -quit)" ]; then
+        npm run build
+    else
+        echo "frontend: dist/ is up to date"
+    fi
+
+# Installs the frontend's npm packages, exactly as locked.
+frontend-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd frontend
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
 
 # Issue #9: Dapr v1.18.3's daprd and Scheduler built by tools/dapr (Go), Apache Kafka from Maven
 # Central (tools/kafka), a throwaway PostgreSQL, and the components of dapr-components/kubernetes;

@@ -24,25 +24,15 @@ script_name=grpcurl-smoke
 # shellcheck source=scripts/scratch-suite.sh
 source "$(dirname "$0")/scratch-suite.sh"
 
-apps=(todo-api gateway recurring notification audit sync)
-declare -A port admin_port
-for app in "${apps[@]}"; do
-    port[$app]=$(free_port)
-    admin_port[$app]=0
-    if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then admin_port[$app]=$(free_port); fi
-done
-
-# The repository's components, with the secret file moved into the scratch directory.
-scratch_components "$scratch/secrets.json"
-{
-    printf 'version: 1\ncommon:\n  resourcesPath: ./components\napps:\n'
-    for app in "${apps[@]}"; do
-        printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "%s" }\n' \
-            "$app" "${port[$app]}" "$app" "${admin_port[$app]}"
-    done
-} > "$scratch/dapr.yaml"
-
-run_suite "$scratch/dapr.yaml" "$scratch/data" "$scratch/localdapr.log"
+# The six apps (start_suite), with the repository's components and the secret file in the
+# scratch directory; admin ports (for /metrics) only when GRPCURL_SMOKE_METRICS_OUT asks.
+declare -A admin_port
+if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then
+    for app in todo-api gateway recurring notification audit sync; do admin_port[$app]=$(free_port); done
+fi
+# shellcheck disable=SC2119 # no extra environment: the apps' defaults
+start_suite
+apps=("${suite_apps[@]}")
 
 address="${GRPCURL_SMOKE_ADDRESS:-127.0.0.1:${port[gateway]}}"
 wait_serving "${GRPCURL_SMOKE_HEALTH_SECONDS:-60}" "$address"
@@ -203,5 +193,5 @@ fi
 
 echo "grpcurl-smoke: ok (six apps; list, describe, health on the gateway; health and reflection on every app's" \
     "own port with its token, Unauthenticated without; SignUp, SignIn, CreateTask, InvalidArgument with decoded" \
-    "details, ListTasks; history with the title's diff (audit.db 0600); WatchTasks saw each of the task's events" \
+    "details, ListTasks; history with the title's diff (audit.db 0600 locally); WatchTasks saw each of the task's events" \
     "once; a daily task's one next occurrence; a reminder listed and marked read)"

@@ -18,6 +18,13 @@
 #                   TODO_TEST_DAPR=real each app runs beside the real daprd ($TODO_DAPRD), with
 #                   the Scheduler at $TODO_DAPR_SCHEDULER.
 #   real_dapr       true under TODO_TEST_DAPR=real.
+#   start_suite [ENV_ENTRY...]
+#                   runs the six apps of `just up` with run_suite in the scratch directory
+#                   (components from scratch_components, secrets in $scratch/secrets.json, data
+#                   in $scratch/data, output in $scratch/localdapr.log), each app on a free port
+#                   kept in the array `port` (port[gateway], ...), its admin port from the array
+#                   `admin_port` when the caller set one (else off); each ENV_ENTRY
+#                   ('NAME: "value"') is added to every app's environment. Sets run_pid.
 #   wait_serving SECONDS [GRPCURL_ARGS...] ADDRESS
 #                   waits until grpc.health.v1.Health/Check at ADDRESS answers SERVING, failing
 #                   at the deadline or when `localdapr run` exits.
@@ -121,4 +128,28 @@ run_suite() {
     fi
     localdapr run -f "$run_file" --data-dir "$data_dir" --metrics-port 0 "${beside[@]}" > "$log" 2>&1 &
     run_pid=$!
+}
+
+start_suite() {
+    local app entry
+    declare -gA port admin_port
+    suite_apps=(todo-api gateway recurring notification audit sync)
+    for app in "${suite_apps[@]}"; do
+        port[$app]=$(free_port)
+        : "${admin_port[$app]:=0}"
+    done
+    scratch_components "$scratch/secrets.json"
+    {
+        printf 'version: 1\ncommon:\n  resourcesPath: ./components\n'
+        if [ "$#" -gt 0 ]; then
+            printf '  env:\n'
+            for entry in "$@"; do printf '    %s\n' "$entry"; done
+        fi
+        printf 'apps:\n'
+        for app in "${suite_apps[@]}"; do
+            printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "%s" }\n' \
+                "$app" "${port[$app]}" "$app" "${admin_port[$app]}"
+        done
+    } > "$scratch/dapr.yaml"
+    run_suite "$scratch/dapr.yaml" "$scratch/data" "$scratch/localdapr.log"
 }
