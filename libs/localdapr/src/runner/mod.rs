@@ -14,6 +14,8 @@ pub mod tokens;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
+use tokio_util::task::TaskTracker;
+
 pub(crate) use daprd::http_status;
 pub use daprd::{Daprd, DaprdError, DaprdOptions};
 pub use process::{AppProcess, Launch};
@@ -110,7 +112,7 @@ async fn run_apps(
     run_file: &RunFile,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let tasks = tokio_util::task::TaskTracker::new();
+    let tasks = TaskTracker::new();
     let mut processes = Vec::new();
     let mut sidecars = Vec::new();
     let mut outcome = Ok(());
@@ -122,26 +124,11 @@ async fn run_apps(
                 break;
             }
         };
-        if !app.command.is_empty() {
-            let launch = Launch {
-                app_id: &app.app_id,
-                command: &app.command,
-                dir: &app.app_dir,
-                env: &app.env,
-                app_port: app.app_port,
-                sidecar: sidecar.grpc_address,
-                sidecar_http: sidecar.http_address,
-            };
-            match AppProcess::start(&launch, &tasks) {
-                Ok(process) => processes.push(process),
-                Err(source) => {
-                    outcome = Err(RunError::Spawn {
-                        app_id: app.app_id.clone(),
-                        command: app.command.clone(),
-                        source,
-                    });
-                    break;
-                }
+        match start_app(app, sidecar.grpc_address, sidecar.http_address, &tasks) {
+            Ok(process) => processes.extend(process),
+            Err(error) => {
+                outcome = Err(error);
+                break;
             }
         }
         sidecars.push(sidecar);
@@ -172,21 +159,11 @@ async fn run_apps(
         tracing::info!("stopping: draining deliveries, then stopping the apps");
     }
     dapr.drain().await;
-    for process in processes.iter_mut().rev() {
-        let status = process.stop(APP_STOP_GRACE).await;
-        tracing::info!(app_id = process.app_id, ?status, "app stopped");
-    }
+    stop_apps(&mut processes).await;
     for sidecar in &sidecars {
         sidecar.stop();
     }
-    tasks.close();
-    // The groups were killed, so the apps' output ends; bound the wait all the same.
-    if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("app output still open after the apps stopped; not waiting for it");
-    }
+    close_output(tasks).await;
     outcome
 }
 
@@ -198,7 +175,7 @@ async fn run_apps_on_daprd(
     run_file: &RunFile,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let tasks = tokio_util::task::TaskTracker::new();
+    let tasks = TaskTracker::new();
     let mut processes = Vec::new();
     let mut sidecars: Vec<Daprd> = Vec::new();
     let mut outcome = Ok(());
@@ -210,30 +187,15 @@ async fn run_apps_on_daprd(
                 break;
             }
         };
-        if !app.command.is_empty() {
-            let launch = Launch {
-                app_id: &app.app_id,
-                command: &app.command,
-                dir: &app.app_dir,
-                env: &app.env,
-                app_port: app.app_port,
-                sidecar: sidecar.grpc_address,
-                sidecar_http: sidecar.http_address,
-            };
-            match AppProcess::start(&launch, &tasks) {
-                Ok(process) => processes.push(process),
-                Err(source) => {
-                    outcome = Err(RunError::Spawn {
-                        app_id: app.app_id.clone(),
-                        command: app.command.clone(),
-                        source,
-                    });
-                    sidecars.push(sidecar);
-                    break;
-                }
+        let started = start_app(app, sidecar.grpc_address, sidecar.http_address, &tasks);
+        sidecars.push(sidecar);
+        match started {
+            Ok(process) => processes.extend(process),
+            Err(error) => {
+                outcome = Err(error);
+                break;
             }
         }
-        sidecars.push(sidecar);
     }
 
     if outcome.is_ok() {
@@ -270,10 +232,50 @@ async fn run_apps_on_daprd(
         let status = sidecar.process().stop(APP_STOP_GRACE).await;
         tracing::info!(app_id = sidecar.process().app_id, ?status, "daprd stopped");
     }
+    stop_apps(&mut processes).await;
+    close_output(tasks).await;
+    outcome
+}
+
+/// Starts `app`'s command beside its sidecar (none for an app without a command).
+fn start_app(
+    app: &RunApp,
+    sidecar: SocketAddr,
+    sidecar_http: SocketAddr,
+    tasks: &TaskTracker,
+) -> Result<Option<AppProcess>, RunError> {
+    if app.command.is_empty() {
+        return Ok(None);
+    }
+    let launch = Launch {
+        app_id: &app.app_id,
+        command: &app.command,
+        dir: &app.app_dir,
+        env: &app.env,
+        app_port: app.app_port,
+        sidecar,
+        sidecar_http,
+    };
+    AppProcess::start(&launch, tasks)
+        .map(Some)
+        .map_err(|source| RunError::Spawn {
+            app_id: app.app_id.clone(),
+            command: app.command.clone(),
+            source,
+        })
+}
+
+/// Stops the apps, the last started first.
+async fn stop_apps(processes: &mut [AppProcess]) {
     for process in processes.iter_mut().rev() {
         let status = process.stop(APP_STOP_GRACE).await;
         tracing::info!(app_id = process.app_id, ?status, "app stopped");
     }
+}
+
+/// Waits, bounded, for the copying of the processes' output to end: their groups were killed,
+/// so it ends, but a grandchild holding the pipe must not hold the runner.
+async fn close_output(tasks: TaskTracker) {
     tasks.close();
     if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, tasks.wait())
         .await
@@ -281,7 +283,6 @@ async fn run_apps_on_daprd(
     {
         tracing::warn!("output still open after the run stopped; not waiting for it");
     }
-    outcome
 }
 
 /// The sidecar of the app at `index` in the run file. Its instance name (`{podName}`) is
