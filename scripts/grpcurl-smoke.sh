@@ -30,6 +30,8 @@ declare -A admin_port
 if [ -n "${GRPCURL_SMOKE_METRICS_OUT:-}" ]; then
     for app in todo-api gateway recurring notification audit sync; do admin_port[$app]=$(free_port); done
 fi
+# Two sync replicas, each with its own consumer of task events (`{podName}`): both must deliver.
+sync_replicas=2
 # shellcheck disable=SC2119 # no extra environment: the apps' defaults
 start_suite
 apps=("${suite_apps[@]}")
@@ -69,8 +71,9 @@ for app in todo-api recurring notification audit sync; do
 done
 
 credentials='{"email": "smoke@example.com", "password": "correct horse battery"}'
-grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
-    "$address" todo.v1.AuthService/SignUp >/dev/null || fail "SignUp"
+signed_up=$(grpcurl -plaintext -d '{"email": "smoke@example.com", "password": "correct horse battery", "display_name": "Smoke"}' \
+    "$address" todo.v1.AuthService/SignUp) || fail "SignUp"
+user_id=$(json_field user.id <<<"$signed_up") || fail "no user id in $signed_up"
 signed_in=$(grpcurl -plaintext -d "$credentials" "$address" todo.v1.AuthService/SignIn) || fail "SignIn"
 token=$(json_field tokens.accessToken <<<"$signed_in") || fail "no token in $signed_in"
 auth=(-H "authorization: Bearer $token")
@@ -79,6 +82,17 @@ auth=(-H "authorization: Bearer $token")
 grpcurl -plaintext "${auth[@]}" -max-time 60 -d '{}' "$address" todo.v1.SyncService/WatchTasks \
     >"$scratch/watch.json" 2>&1 &
 watch_pid=$!
+# ... and so does a watch on each sync replica's own port, as its sidecar would open it for the
+# gateway (the app token, the caller's app id, the user).
+replica_watch_pids=()
+for replica in sync sync-2; do
+    grpcurl -plaintext -H "dapr-api-token: $(app_token sync)" -H "dapr-caller-app-id: gateway" \
+        -H "todo-user-id: $user_id" -max-time 60 -d '{}' "127.0.0.1:${port[$replica]}" \
+        todo.v1.SyncService/WatchTasks >"$scratch/watch-$replica.json" 2>&1 &
+    replica_watch_pids+=($!)
+    await 20 "the watch on $replica opens" "$scratch/watch-open.json" "'heartbeat' in sys.stdin.read()" \
+        cat "$scratch/watch-$replica.json"
+done
 
 created=$(grpcurl -plaintext "${auth[@]}" -d '{"title": "Try grpcurl", "tags": ["smoke"]}' \
     "$address" todo.v1.TaskService/CreateTask) || fail "CreateTask"
@@ -117,8 +131,8 @@ fi
 
 # sync: the watch saw the task's two events, each exactly once (through the outbox, the broker
 # and sync: a duplicate anywhere on the way would show here).
-watch_events() { # the [type, version] of every event of $task_id the watch saw, as JSON
-    python3 - "$scratch/watch.json" "$task_id" <<'PY'
+watch_events() { # FILE: the [type, version] of every event of $task_id a watch saw, as JSON
+    python3 - "$1" "$task_id" <<'PY'
 import json, sys
 text, task_id = open(sys.argv[1]).read(), sys.argv[2]
 decoder, position, seen = json.JSONDecoder(), 0, []
@@ -137,13 +151,17 @@ while True:
 print(json.dumps(seen))
 PY
 }
-await 10 "the watch sees the task created and renamed" "$scratch/watch-seen.json" \
-    'len(json.load(sys.stdin)) >= 2' watch_events
+for watch in watch watch-sync watch-sync-2; do
+    await 10 "$watch sees the task created and renamed" "$scratch/watch-seen.json" \
+        'len(json.load(sys.stdin)) >= 2' watch_events "$scratch/$watch.json"
+done
 sleep 1 # a duplicate would arrive right behind
-watch_events >"$scratch/watch-seen.json"
-[ "$(cat "$scratch/watch-seen.json")" = '[["TASK_EVENT_TYPE_CREATED", 1], ["TASK_EVENT_TYPE_UPDATED", 2]]' ] \
-    || fail "the watch saw the task's events not exactly once each: $(cat "$scratch/watch-seen.json")"
-kill "$watch_pid" 2>/dev/null || true
+for watch in watch watch-sync watch-sync-2; do
+    watch_events "$scratch/$watch.json" >"$scratch/watch-seen.json"
+    [ "$(cat "$scratch/watch-seen.json")" = '[["TASK_EVENT_TYPE_CREATED", 1], ["TASK_EVENT_TYPE_UPDATED", 2]]' ] \
+        || fail "$watch saw the task's events not exactly once each: $(cat "$scratch/watch-seen.json")"
+done
+kill "$watch_pid" "${replica_watch_pids[@]}" 2>/dev/null || true
 
 # recurring: a daily task completed gets its next occurrence, due a day later.
 due=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).replace(microsecond=0).isoformat().replace("+00:00", "Z"))')
@@ -193,5 +211,5 @@ fi
 
 echo "grpcurl-smoke: ok (six apps; list, describe, health on the gateway; health and reflection on every app's" \
     "own port with its token, Unauthenticated without; SignUp, SignIn, CreateTask, InvalidArgument with decoded" \
-    "details, ListTasks; history with the title's diff (audit.db 0600 locally); WatchTasks saw each of the task's events" \
-    "once; a daily task's one next occurrence; a reminder listed and marked read)"
+    "details, ListTasks; history with the title's diff (audit.db 0600 locally); WatchTasks, and each of two sync replicas," \
+    "saw each of the task's events once; a daily task's one next occurrence; a reminder listed and marked read)"

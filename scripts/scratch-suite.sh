@@ -23,7 +23,8 @@
 #                   (components from scratch_components, secrets in $scratch/secrets.json, data
 #                   in $scratch/data, output in $scratch/localdapr.log), each app on a free port
 #                   kept in the array `port` (port[gateway], ...), its admin port from the array
-#                   `admin_port` when the caller set one (else off); each ENV_ENTRY
+#                   `admin_port` when the caller set one (else off), and sync_replicas - 1 more
+#                   sync replicas (sync-2, ...: same app id, own ports and `{podName}`); each ENV_ENTRY
 #                   ('NAME: "value"') is added to every app's environment. Sets run_pid.
 #   wait_serving SECONDS [GRPCURL_ARGS...] ADDRESS
 #                   waits until grpc.health.v1.Health/Check at ADDRESS answers SERVING, failing
@@ -134,7 +135,10 @@ start_suite() {
     local app entry
     declare -gA port admin_port
     suite_apps=(todo-api gateway recurring notification audit sync)
-    for app in "${suite_apps[@]}"; do
+    # More sync replicas when the caller sets sync_replicas: sync-2, sync-3, ... in `port`.
+    local replica replicas=()
+    for ((replica = 2; replica <= ${sync_replicas:-1}; replica++)); do replicas+=("sync-$replica"); done
+    for app in "${suite_apps[@]}" "${replicas[@]}"; do
         port[$app]=$(free_port)
         : "${admin_port[$app]:=0}"
     done
@@ -146,9 +150,9 @@ start_suite() {
             for entry in "$@"; do printf '    %s\n' "$entry"; done
         fi
         printf 'apps:\n'
-        for app in "${suite_apps[@]}"; do
+        for app in "${suite_apps[@]}" "${replicas[@]}"; do
             printf '  - appID: %s\n    appPort: %s\n    command: ["%s"]\n    env: { TODO_ADMIN_PORT: "%s" }\n' \
-                "$app" "${port[$app]}" "$app" "${admin_port[$app]}"
+                "${app%-[0-9]*}" "${port[$app]}" "${app%-[0-9]*}" "${admin_port[$app]}"
         done
     } > "$scratch/dapr.yaml"
     run_suite "$scratch/dapr.yaml" "$scratch/data" "$scratch/localdapr.log"

@@ -120,7 +120,8 @@ impl RunFile {
     ///
     /// # Errors
     /// When it cannot be read, is not YAML of the run-file shape, or asks for something
-    /// localdapr cannot do (an app protocol other than gRPC, a duplicate app id or port).
+    /// localdapr cannot do (an app protocol other than gRPC, a port used twice). An app id listed
+    /// again is another replica of that app: its own ports and `{podName}`, the first's tokens.
     pub fn load(path: &Path) -> Result<Self, RunFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| RunFileError::Read {
             path: path.to_path_buf(),
@@ -165,9 +166,6 @@ impl RunFile {
                     "app {}: appProtocol {protocol} is not supported (localdapr serves gRPC apps)",
                     app.app_id
                 ));
-            }
-            if apps.iter().any(|a| a.app_id == app.app_id) {
-                return Err(format!("app id {} appears twice", app.app_id));
             }
             if let Some(port) = app.app_port
                 && apps.iter().any(|a| a.app_port == Some(port))
@@ -296,9 +294,9 @@ apps:
                 "not supported",
             ),
             (
-                "duplicate id",
-                "common: {resourcesPath: r}\napps: [{appID: a}, {appID: a}]\n",
-                "twice",
+                "duplicate port",
+                "common: {resourcesPath: r}\napps: [{appID: a, appPort: 1}, {appID: b, appPort: 1}]\n",
+                "used twice",
             ),
             (
                 "bad version",

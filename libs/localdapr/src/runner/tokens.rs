@@ -38,13 +38,18 @@ pub struct TokensError {
     pub source: std::io::Error,
 }
 
-/// Gives every app a random value for each token its env does not mention.
+/// Gives every app a random value for each token its env does not mention; the replicas of an
+/// app id (listed again) share its first entry's tokens, as a Deployment's pods share a secret.
 pub fn assign(apps: &mut [RunApp]) {
+    let mut assigned: BTreeMap<String, BTreeMap<&str, String>> = BTreeMap::new();
     for app in apps {
+        let shared = assigned.entry(app.app_id.clone()).or_default();
         for variable in [ENV_DAPR_API_TOKEN, ENV_APP_API_TOKEN] {
-            app.env
+            let value = app
+                .env
                 .entry(variable.to_string())
-                .or_insert_with(random_token);
+                .or_insert_with(|| shared.get(variable).cloned().unwrap_or_else(random_token));
+            shared.entry(variable).or_insert_with(|| value.clone());
         }
     }
 }
@@ -136,6 +141,26 @@ mod tests {
 
     fn apps(text: &str) -> Vec<RunApp> {
         RunFile::parse(text, Path::new(".")).unwrap().apps
+    }
+
+    #[test]
+    fn the_replicas_of_an_app_share_its_tokens() {
+        let mut apps = apps(
+            "common: {resourcesPath: r}\napps:\n  - appID: sync\n  - appID: other\n  - appID: sync\n",
+        );
+        assign(&mut apps);
+        for variable in [ENV_DAPR_API_TOKEN, ENV_APP_API_TOKEN] {
+            assert_eq!(
+                token(&apps[0], variable),
+                token(&apps[2], variable),
+                "{variable}"
+            );
+            assert_ne!(
+                token(&apps[0], variable),
+                token(&apps[1], variable),
+                "{variable}"
+            );
+        }
     }
 
     #[test]
