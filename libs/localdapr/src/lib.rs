@@ -25,7 +25,7 @@
 //! - [`components`]: the Component, Subscription and Resiliency YAML under
 //!   `dapr-components/local/`.
 //! - [`db`]: the SQLite database (WAL) everything lives in, under `.localdapr/`, locked to one
-//!   process; `private_data`: that directory is `0700` and its database files `0600`.
+//!   process; one writer thread commits writes in groups, a pool of connections reads; `private_data`: that directory is `0700` and its database files `0600`.
 //! - [`runner`]: `localdapr run -f dapr.yaml` — the apps of a Dapr multi-app run file, each
 //!   with random API tokens (`tokens.json` in the data directory) and dying with the runner.
 //! - `testsuite` (feature `testsuite`): fixtures for tests — a runtime in a temporary directory,

@@ -156,7 +156,7 @@ impl Scheduler {
     async fn load(&self) {
         let loaded = self
             .db
-            .call(|connection| {
+            .read(|connection| {
                 Ok::<_, crate::db::DbError>((
                     store::load_all(connection)?,
                     store::max_revision(connection)?,
@@ -267,7 +267,7 @@ impl Scheduler {
         let written = stored.clone();
         let (app, name) = (app_id.to_string(), job.name.clone());
         self.db
-            .call(move |connection| match &written {
+            .write(move |connection| match &written {
                 Some(stored) => store::put(connection, stored),
                 // Expired before its first tick: go-etcd-cron stores it and deletes it at once.
                 None => store::delete(connection, &app, &name, None),
@@ -354,7 +354,7 @@ impl Scheduler {
             let _writes = scheduler.writes.lock().await;
             scheduler
                 .db
-                .call(move |connection| store::delete(connection, &app_id, &name, None))
+                .write(move |connection| store::delete(connection, &app_id, &name, None))
                 .await
                 .map_err(|error| {
                     tracing::error!(error = %error, "cannot delete the job");
@@ -399,7 +399,7 @@ impl Scheduler {
             let (app, owned_prefix) = (app_id.clone(), prefix.clone());
             scheduler
                 .db
-                .call(move |connection| store::delete_prefix(connection, &app, &owned_prefix))
+                .write(move |connection| store::delete_prefix(connection, &app, &owned_prefix))
                 .await
                 .map_err(|error| {
                     tracing::error!(error = %error, "cannot delete jobs by prefix");
@@ -482,7 +482,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let stored = runtime.db.call(|c| store::load_all(c)).await.unwrap();
+        let stored = runtime.db.read(|c| store::load_all(c)).await.unwrap();
         let names: Vec<_> = stored.iter().map(|s| s.job.name.as_str()).collect();
         assert_eq!(names, ["kept"], "the table and the database agree");
         assert!(

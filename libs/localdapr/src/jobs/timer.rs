@@ -160,7 +160,7 @@ async fn complete(scheduler: &Scheduler, firing: &Firing, outcome: &Outcome) {
         Some(progress) => {
             scheduler
                 .db
-                .call(move |connection| {
+                .write(move |connection| {
                     store::put_progress(connection, &app_id, &name, revision, &progress)
                 })
                 .await
@@ -168,7 +168,7 @@ async fn complete(scheduler: &Scheduler, firing: &Firing, outcome: &Outcome) {
         None => {
             scheduler
                 .db
-                .call(move |connection| store::delete(connection, &app_id, &name, Some(revision)))
+                .write(move |connection| store::delete(connection, &app_id, &name, Some(revision)))
                 .await
         }
     };

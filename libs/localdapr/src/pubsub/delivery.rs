@@ -67,7 +67,7 @@ async fn run_worker(engine: Arc<PubSub>, group: Arc<Group>) {
                 let now = now_millis();
                 let due = engine
                     .db
-                    .call(move |c| Ok::<_, DbError>(log::due(c, group_id, now, &exclude, limit)?))
+                    .read(move |c| Ok::<_, DbError>(log::due(c, group_id, now, &exclude, limit)?))
                     .await;
                 match due {
                     Ok(due) => {
@@ -334,7 +334,7 @@ async fn record(engine: &PubSub, group: &Group, pending: PendingMessage, settlem
     let (group_id, seq, message) = (group.id, pending.seq, pending.message);
     let written = engine
         .db
-        .call(move |c| {
+        .write(move |c| {
             match write {
                 Write::Ack => log::ack(c, group_id, seq, now_millis())?,
                 Write::Retry { attempts, at } => log::reschedule(c, group_id, seq, attempts, at)?,

@@ -165,7 +165,7 @@ impl PubSub {
         let live = self.registry.live_group_ids();
         let groups = self
             .db
-            .call(move |c| Ok::<_, DbError>(log::delete_inactive_groups(c, cutoff, &live, now)?))
+            .write(move |c| Ok::<_, DbError>(log::delete_inactive_groups(c, cutoff, &live, now)?))
             .await;
         match groups {
             Ok(deleted) if deleted.is_empty() => {}
@@ -177,7 +177,7 @@ impl PubSub {
         }
         let deleted = self
             .db
-            .call(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
+            .write(move |c| Ok::<_, DbError>(log::delete_processed_before(c, cutoff)?))
             .await;
         match deleted {
             Ok(0) => {}
@@ -316,8 +316,8 @@ impl PubSub {
                 .collect();
             owner
                 .db
-                .call(move |c| {
-                    let transaction = crate::db::write_transaction(c)?;
+                .write(move |c| {
+                    let transaction = crate::db::atomic(c)?;
                     let now = now_millis();
                     for message in &messages {
                         log::append(&transaction, message, now)?;
@@ -342,7 +342,7 @@ impl PubSub {
     /// # Errors
     /// SQLite errors.
     pub fn append_in_transaction(
-        transaction: &rusqlite::Transaction<'_>,
+        transaction: &rusqlite::Connection,
         message: &OutgoingMessage,
     ) -> rusqlite::Result<()> {
         log::append(transaction, &message.to_stored(), now_millis()).map(|_| ())
@@ -452,7 +452,7 @@ mod tests {
         let joined_at = now_millis();
         let (gone, here) = pubsub
             .db
-            .call(move |c| {
+            .write(move |c| {
                 Ok::<_, DbError>((
                     log::ensure_group(c, "pubsub", "t", "run-1-uuid", false, joined_at)?,
                     log::ensure_group(c, "pubsub", "t", "here", false, joined_at)?,
@@ -472,7 +472,7 @@ mod tests {
         assert!(!here_group.is_retired());
         let remaining: Vec<String> = pubsub
             .db
-            .call(|c| {
+            .read(|c| {
                 let mut statement = c.prepare("SELECT consumer FROM pubsub_groups")?;
                 let consumers = statement
                     .query_map([], |row| row.get(0))?

@@ -319,7 +319,7 @@ pub async fn subscribe_app(
         let group_id = {
             let (topics_log, topic, consumer) =
                 (topics_log.clone(), topic.clone(), consumer.clone());
-            db.call(move |c| {
+            db.write(move |c| {
                 Ok::<_, DbError>(log::ensure_group(
                     c,
                     &topics_log,

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use todo_proto::dapr::proto::{
     common::v1::{self as common, state_options::StateConcurrency},
     runtime::v1 as dapr,
@@ -65,24 +65,24 @@ struct Row {
 }
 
 fn read_row(
-    tx: &rusqlite::Connection,
+    connection: &Connection,
     store: &str,
     key: &str,
     now: i64,
 ) -> rusqlite::Result<Option<Row>> {
-    tx.query_row(
+    let mut statement = connection.prepare_cached(
         "SELECT value, etag, expires_at FROM state
          WHERE store = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-        params![store, key, now],
-        |row| {
+    )?;
+    statement
+        .query_row(params![store, key, now], |row| {
             Ok(Row {
                 value: row.get(0)?,
                 etag: row.get(1)?,
                 expires_at: row.get(2)?,
             })
-        },
-    )
-    .optional()
+        })
+        .optional()
 }
 
 fn ttl_expiry(metadata: &HashMap<String, String>, now: i64) -> Result<Option<i64>, StateError> {
@@ -126,7 +126,7 @@ fn is_first_write(options: Option<&common::StateOptions>) -> bool {
 
 /// Writes one item inside `tx`; returns nothing, the new etag is random.
 fn upsert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     store: &str,
     key: &str,
     item: &common::StateItem,
@@ -141,16 +141,16 @@ fn upsert(
         return Err(StateError::EtagMismatch(key.to_string()));
     }
     let expires_at = ttl_expiry(&item.metadata, now)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO state (store, key, value, etag, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (store, key) DO UPDATE SET value = ?3, etag = ?4, expires_at = ?5, updated_at = ?6",
-        params![store, key, item.value, uuid::Uuid::new_v4().to_string(), expires_at, now],
-    )?;
+    )?
+    .execute(params![store, key, item.value, uuid::Uuid::new_v4().to_string(), expires_at, now])?;
     Ok(())
 }
 
 fn delete(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     store: &str,
     key: &str,
     etag: Option<&common::Etag>,
@@ -158,10 +158,8 @@ fn delete(
 ) -> Result<(), StateError> {
     let current = read_row(tx, store, key, now)?;
     check_etag(key, current.as_ref(), etag)?;
-    tx.execute(
-        "DELETE FROM state WHERE store = ?1 AND key = ?2",
-        params![store, key],
-    )?;
+    tx.prepare_cached("DELETE FROM state WHERE store = ?1 AND key = ?2")?
+        .execute(params![store, key])?;
     Ok(())
 }
 
@@ -179,7 +177,7 @@ pub(crate) async fn get_state(
     let name = store.name();
     let row = runtime
         .db
-        .call(move |c| Ok::<_, StateError>(read_row(c, &name, &key, now_millis())?))
+        .read(move |c| Ok::<_, StateError>(read_row(c, &name, &key, now_millis())?))
         .await
         .map_err(|e| e.into_status("getting", &request.store_name))?;
     Ok(match row {
@@ -222,7 +220,7 @@ pub(crate) async fn get_bulk_state(
     let name = store.name();
     let items = runtime
         .db
-        .call(move |c| {
+        .read(move |c| {
             let now = now_millis();
             keys.into_iter()
                 .map(|(key, full)| {
@@ -264,9 +262,9 @@ pub(crate) async fn save_state(
     let name = store.name();
     runtime
         .db
-        .call(move |c| {
+        .write(move |c| {
             for (key, item) in items {
-                let tx = crate::db::write_transaction(c)?;
+                let tx = crate::db::atomic(c)?;
                 upsert(&tx, &name, &key, &item, now_millis())?;
                 tx.commit()?;
             }
@@ -289,8 +287,8 @@ pub(crate) async fn delete_state(
     let etag = request.etag.clone();
     runtime
         .db
-        .call(move |c| {
-            let tx = crate::db::write_transaction(c)?;
+        .write(move |c| {
+            let tx = crate::db::atomic(c)?;
             delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
             tx.commit()?;
             Ok::<_, StateError>(())
@@ -316,9 +314,9 @@ pub(crate) async fn delete_bulk_state(
     let name = store.name();
     runtime
         .db
-        .call(move |c| {
+        .write(move |c| {
             for (key, etag) in items {
-                let tx = crate::db::write_transaction(c)?;
+                let tx = crate::db::atomic(c)?;
                 delete(&tx, &name, &key, etag.as_ref(), now_millis())?;
                 tx.commit()?;
             }
@@ -434,8 +432,8 @@ pub(crate) async fn execute_transaction(
             .collect();
         owner
             .db
-            .call(move |c| {
-                let tx = crate::db::write_transaction(c)?;
+            .write(move |c| {
+                let tx = crate::db::atomic(c)?;
                 let now = now_millis();
                 for operation in &operations {
                     match operation {
@@ -480,7 +478,7 @@ pub(crate) fn spawn_expiry_cleanup(runtime: &Arc<Runtime>) {
                 _ = interval.tick() => {}
             }
             let deleted = db
-                .call(|c| {
+                .write(|c| {
                     Ok::<_, DbError>(c.execute(
                         "DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?1",
                         params![now_millis()],

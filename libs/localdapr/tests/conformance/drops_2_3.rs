@@ -175,7 +175,7 @@ async fn logged(dapr: &TestDapr, topic: &'static str) -> (i64, i64) {
     dapr.local()
         .runtime()
         .db
-        .call(move |c| {
+        .read(move |c| {
             c.query_row(
                 "SELECT COUNT(*), COALESCE(SUM(p.attempts), 0) FROM pubsub_messages m
                  LEFT JOIN pubsub_pending p ON p.seq = m.seq WHERE m.topic = ?1",

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::mark_key_heads;
-use crate::db::write_transaction;
+use crate::db::atomic;
 
 /// The id of the group `consumer` on a topic, creating it if needed. A new group starts at
 /// the end of the log, or at its start when `from_oldest` (`initialOffset: oldest`).
@@ -16,7 +16,7 @@ pub fn ensure_group(
     from_oldest: bool,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let transaction = write_transaction(connection)?;
+    let transaction = atomic(connection)?;
     let existing: Option<i64> = transaction
         .query_row(
             "SELECT group_id FROM pubsub_groups WHERE pubsub = ?1 AND topic = ?2 AND consumer = ?3",
@@ -78,7 +78,7 @@ pub fn delete_inactive_groups(
     now: i64,
 ) -> rusqlite::Result<Vec<i64>> {
     let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
-    let transaction = write_transaction(connection)?;
+    let transaction = atomic(connection)?;
     transaction.execute(
         "UPDATE pubsub_groups SET last_active_at = ?2
          WHERE group_id IN (SELECT value FROM json_each(?1))",

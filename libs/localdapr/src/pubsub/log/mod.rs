@@ -17,9 +17,9 @@ mod schema;
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::db::write_transaction;
+use crate::db::atomic;
 
 use groups::touch;
 pub use groups::{delete_inactive_groups, ensure_group};
@@ -90,7 +90,7 @@ pub struct PendingMessage {
 
 /// Appends `message` to its topic and makes it pending for every group of the topic.
 pub fn append(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     message: &StoredMessage,
     now: i64,
 ) -> rusqlite::Result<i64> {
@@ -181,7 +181,7 @@ pub fn due(
 
 /// Acknowledges a message: the group is done with it, and active at `now`.
 pub fn ack(connection: &mut Connection, group_id: i64, seq: i64, now: i64) -> rusqlite::Result<()> {
-    let transaction = write_transaction(connection)?;
+    let transaction = atomic(connection)?;
     ack_in(&transaction, group_id, seq, now)?;
     transaction.commit()
 }
@@ -233,7 +233,7 @@ pub fn dead_letter(
     dead_letter_topic: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let transaction = write_transaction(connection)?;
+    let transaction = atomic(connection)?;
     let copy = StoredMessage {
         topic: dead_letter_topic.to_string(),
         ..message.clone()

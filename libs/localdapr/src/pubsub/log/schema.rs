@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::mark_key_heads;
-use crate::db::write_transaction;
+use crate::db::atomic;
 
 /// The pub/sub tables.
 pub(crate) const SCHEMA: &str = "
@@ -54,7 +54,7 @@ CREATE INDEX IF NOT EXISTS pubsub_pending_due
 /// Brings a database written by an older localdapr up to [`SCHEMA`], in one transaction.
 /// Columns are added with `ALTER TABLE` where missing, so existing data is kept.
 pub(crate) fn migrate(connection: &mut Connection, now: i64) -> rusqlite::Result<()> {
-    let transaction = write_transaction(connection)?;
+    let transaction = atomic(connection)?;
     if add_column_if_missing(
         &transaction,
         "pubsub_groups",

@@ -2,14 +2,24 @@
 //! and its consumer groups, and jobs. One database is what makes the outbox truly atomic: the
 //! state write and the published message commit in the same SQLite transaction.
 //!
-//! Access goes through one connection on the blocking pool ([`Db::call`]); SQLite serialises
-//! writers anyway, and a local runtime does not need more. A second connection only
-//! checkpoints the WAL ([`Db::checkpoint`]), so no request waits for that fsync. The data
+//! - `writer`: every write goes to one connection on its own thread ([`Db::write`]), which
+//!   commits the writes that queued while it was busy as one transaction, each in its own
+//!   savepoint (group commit): one commit per batch instead of one per request, and no thread
+//!   per waiting request.
+//! - `read_pool`: reads run on a few `query_only` connections ([`Db::read`]), each in one read
+//!   transaction; WAL lets them run beside the writer.
+//!
+//! A write is answered only after the commit that holds it, at `synchronous = NORMAL` (durable
+//! across a crash of the process, which is what a local runtime needs). One more connection
+//! only checkpoints the WAL ([`Db::checkpoint`]), so no commit waits for that fsync. The data
 //! directory is locked to one process (`localdapr.lock`), and private to its owner
 //! (`private_data`: `0700`, files `0600`).
 //!
 //! Each module owns its tables: it describes them in a [`Migration`], and whoever opens the
 //! database ([`LocalDapr::start`](crate::LocalDapr::start)) passes the list to [`Db::open`].
+
+mod read_pool;
+mod writer;
 
 use std::{
     fs::{File, OpenOptions},
@@ -23,8 +33,9 @@ use nix::{
     errno::Errno,
     fcntl::{Flock, FlockArg},
 };
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Savepoint};
 
+use self::{read_pool::ReadPool, writer::Writer};
 use crate::private_data;
 
 /// A database failure.
@@ -83,9 +94,25 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
-    /// The blocking task running the statement panicked or was cancelled.
+    /// The blocking task running a read or a checkpoint panicked or was cancelled.
     #[error("database task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The write panicked; what it wrote was rolled back.
+    #[error("database write panicked")]
+    Panicked,
+    /// The transaction holding the write could not begin or commit: the write did not happen.
+    #[error("the write transaction failed")]
+    Transaction(#[source] Arc<rusqlite::Error>),
+    /// SQLite rolled back the transaction holding the write, after another write of its batch
+    /// failed (a full disk, an I/O error): the write did not happen.
+    #[error("the write transaction was rolled back")]
+    RolledBack,
+    /// The writer thread has stopped: the database is closed.
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    /// The writer thread could not be started.
+    #[error("cannot start the database writer")]
+    StartWriter(#[source] std::io::Error),
 }
 
 /// Brings a database written by an older localdapr up to a module's schema, keeping its data;
@@ -125,7 +152,9 @@ const BACKSTOP_CHECKPOINT_PAGES: u32 = 10_000;
 /// The shared database handle; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    connection: Arc<Mutex<Connection>>,
+    /// The one write connection's queue; its thread stops when the last handle is dropped.
+    writer: Writer,
+    readers: Arc<ReadPool>,
     /// A second connection for WAL checkpoints: a checkpoint fsyncs, and on the main
     /// connection it would stall whichever request's commit triggered it.
     checkpointer: Arc<Mutex<Connection>>,
@@ -149,20 +178,19 @@ impl Db {
         private_data::ensure_files(data_dir)?;
         let path = data_dir.join(private_data::DATABASE_FILE);
         let mut connection = Connection::open(&path)?;
-        // WAL lets a crash lose nothing that was committed; NORMAL sync is durable across
-        // process crashes (not power loss), which is what a local runtime needs.
+        // WAL lets a crash lose nothing that was committed, and readers run beside the writer.
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
+        configure(&connection)?;
         connection.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
         for migration in migrations {
             migration.apply(&mut connection, now_millis())?;
         }
+        let readers = Arc::new(ReadPool::open(&path)?);
         let checkpointer = Connection::open(&path)?;
-        checkpointer.pragma_update(None, "synchronous", "NORMAL")?;
+        configure(&checkpointer)?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            writer: Writer::start(connection).map_err(DbError::StartWriter)?,
+            readers,
             checkpointer: Arc::new(Mutex::new(checkpointer)),
             path,
             lock: Arc::new(Mutex::new(Some(lock))),
@@ -202,28 +230,43 @@ impl Db {
         &self.path
     }
 
-    /// Runs `work` with the connection on the blocking pool.
+    /// Runs `work` on the write connection, inside the next batch's transaction, and answers
+    /// once that transaction has committed. `work` must not begin or end a transaction itself:
+    /// what must be all or nothing goes in a savepoint of its own ([`atomic`]).
     ///
     /// # Errors
-    /// What `work` returns, or a task failure.
-    pub async fn call<T, E, F>(&self, work: F) -> Result<T, E>
+    /// What `work` returns; [`DbError::Panicked`] when it panics; [`DbError::Transaction`] or
+    /// [`DbError::RolledBack`] when its batch did not commit.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic in an earlier `work` poisons the mutex, but not the connection: a
-            // transaction it left open was rolled back when rusqlite dropped it while unwinding.
-            let mut guard = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut guard)
-        })
-        .await
-        .map_err(|e| E::from(DbError::Task(e)))?
+        self.writer.write(work).await
     }
+
+    /// Runs `work` on a read connection of the pool, in one read transaction: it sees every
+    /// write answered before it started, and nothing committed while it runs.
+    ///
+    /// # Errors
+    /// What `work` returns, or a task failure.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.readers.read(work).await
+    }
+}
+
+/// The settings every connection shares. NORMAL sync in WAL mode is durable across a crash of
+/// the process (not a power loss), which is what a local runtime needs.
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))
 }
 
 /// Takes the exclusive, non-blocking `flock` on `<data_dir>/localdapr.lock`. The kernel drops
@@ -253,10 +296,11 @@ fn lock_data_dir(data_dir: &Path) -> Result<Flock<File>, DbError> {
     })
 }
 
-/// Begins a write transaction. `IMMEDIATE` takes SQLite's write lock at `BEGIN`, so a writer
-/// waits (busy timeout) up front instead of failing half way when it upgrades a read lock.
-pub fn write_transaction(connection: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
-    connection.transaction_with_behavior(TransactionBehavior::Immediate)
+/// Begins a savepoint: what runs in it commits all or nothing (`commit` releases it, dropping
+/// it rolls it back). Inside [`Db::write`] it nests in the batch's transaction; on a connection
+/// outside a transaction (tests) it is one.
+pub fn atomic(connection: &mut Connection) -> rusqlite::Result<Savepoint<'_>> {
+    connection.savepoint()
 }
 
 /// Milliseconds since the Unix epoch: the time unit of every timestamp column.
@@ -275,7 +319,7 @@ mod tests {
     async fn reopening_the_same_directory_keeps_the_data() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), &[]).unwrap();
-        db.call(|c| {
+        db.write(|c| {
             c.execute("CREATE TABLE t (v TEXT)", [])?;
             c.execute("INSERT INTO t VALUES ('kept')", [])?;
             Ok::<_, DbError>(())
@@ -285,7 +329,7 @@ mod tests {
         drop(db);
         let reopened = Db::open(dir.path(), &[]).unwrap();
         let value: String = reopened
-            .call(|c| Ok::<_, DbError>(c.query_row("SELECT v FROM t", [], |r| r.get(0))?))
+            .read(|c| Ok::<_, DbError>(c.query_row("SELECT v FROM t", [], |r| r.get(0))?))
             .await
             .unwrap();
         assert_eq!(value, "kept");
@@ -306,7 +350,7 @@ mod tests {
         Db::open(dir.path(), &migrations).unwrap().release_lock();
         let reopened = Db::open(dir.path(), &migrations).unwrap();
         let rows: i64 = reopened
-            .call(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .read(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
             .await
             .unwrap();
         assert_eq!(
@@ -335,23 +379,23 @@ mod tests {
     async fn a_panic_inside_a_transaction_leaves_the_database_usable() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), &[]).unwrap();
-        db.call(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (v TEXT)")?))
+        db.write(|c| Ok::<_, DbError>(c.execute_batch("CREATE TABLE t (v TEXT)")?))
             .await
             .unwrap();
         let panicked = db
-            .call(|c| -> Result<(), DbError> {
-                let transaction = write_transaction(c)?;
+            .write(|c| -> Result<(), DbError> {
+                let transaction = atomic(c)?;
                 transaction.execute("INSERT INTO t VALUES ('lost')", [])?;
                 panic!("a bug in the middle of a transaction");
             })
             .await;
-        assert!(matches!(panicked, Err(DbError::Task(_))));
+        assert!(matches!(panicked, Err(DbError::Panicked)), "{panicked:?}");
         let rows: i64 = db
-            .call(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .read(|c| Ok::<_, DbError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
             .await
             .expect("the connection still serves calls");
         assert_eq!(rows, 0, "the unfinished transaction was rolled back");
-        db.call(|c| Ok::<_, DbError>(c.execute("INSERT INTO t VALUES ('kept')", [])?))
+        db.write(|c| Ok::<_, DbError>(c.execute("INSERT INTO t VALUES ('kept')", [])?))
             .await
             .expect("and takes writes");
     }
