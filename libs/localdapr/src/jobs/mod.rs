@@ -482,7 +482,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let stored = runtime.db.read(|c| store::load_all(c)).await.unwrap();
+        let stored = runtime.db.read(store::load_all).await.unwrap();
         let names: Vec<_> = stored.iter().map(|s| s.job.name.as_str()).collect();
         assert_eq!(names, ["kept"], "the table and the database agree");
         assert!(
