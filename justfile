@@ -191,10 +191,19 @@ test-dapr: python-tools
     KAFKA_AUTO_CREATE_TOPICS=true scripts/with-real-dapr.sh \
         cargo test --locked --all-features -p localdapr --test conformance
 
-# Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
-# line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.
-bench scenario="watch-latency" *args="":
-    cargo run --release --locked -p bench -- {{scenario}} {{args}}
+# Benchmarks (issue #12), in release: `just bench` runs every scenario (under 10 minutes) and
+# rewrites docs/benchmarks.md, keeping its history rows; `just bench api-mix --seconds 5` runs
+# one, with its knobs (`just bench help`, `just bench api-mix --help`). Each starts the suite as
+# `just up` does, in a temporary directory; figures print one per line and go to
+# <target dir>/bench/<scenario>.json. audit's ingest is also measured on PostgreSQL when
+# TODO_TEST_POSTGRES_URL is set, or under a throwaway server when PostgreSQL is installed.
+bench *args="all":
+    cargo build --release --locked --bins
+    if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [ -z "${TODO_TEST_POSTGRES_URL:-}" ]; then \
+        scripts/with-test-postgres.sh "{{target_dir}}/release/bench" {{args}}; \
+    else \
+        "{{target_dir}}/release/bench" {{args}}; \
+    fi
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:
