@@ -105,7 +105,10 @@ pub fn write(path: &Path, reports: &[Report], took: Duration) -> anyhow::Result<
         },
         Goal {
             text: "reminders missed = 0 and shown twice = 0",
-            value: sum(figure("reminders", "missed"), figure("reminders", "shown_twice")),
+            value: sum(
+                figure("reminders", "missed"),
+                figure("reminders", "shown_twice"),
+            ),
             met: |v| v == 0.0,
             unit: "",
         },
@@ -202,10 +205,7 @@ pub fn write(path: &Path, reports: &[Report], took: Duration) -> anyhow::Result<
         "One row per `just bench`, oldest first; rows are kept when the file is rewritten.\n"
     )?;
     let columns: [(&str, Option<f64>); 10] = [
-        (
-            "mix gRPC % of echo",
-            goals[0].value,
-        ),
+        ("mix gRPC % of echo", goals[0].value),
         ("mix gRPC p99 ms", goals[1].value),
         (
             "mix gRPC-web % of echo",

@@ -284,14 +284,15 @@ impl Echo {
     /// When it cannot listen.
     pub async fn serve() -> anyhow::Result<()> {
         let (_, health) = tonic_health::server::health_reporter();
-        let address = SocketAddr::from(([127, 0, 0, 1], crate::suite::free_port()?));
-        println!("{address}");
+        let incoming =
+            tonic::transport::server::TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?
+                .with_nodelay(Some(true));
+        println!("{}", incoming.local_addr()?);
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .accept_http1(true)
             .layer(tonic_web::GrpcWebLayer::new())
             .add_service(health)
-            .serve(address)
+            .serve_with_incoming(incoming)
             .await?;
         Ok(())
     }

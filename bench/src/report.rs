@@ -83,8 +83,12 @@ impl Report {
     /// # Errors
     /// When the directory or file cannot be written.
     pub fn write(&self) -> anyhow::Result<PathBuf> {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+        // The target directory: this executable is `<target dir>/<profile>/bench`.
+        let exe = std::env::current_exe()?;
+        let target = exe
+            .parent()
+            .and_then(std::path::Path::parent)
+            .map_or_else(|| PathBuf::from("target"), std::path::Path::to_path_buf);
         let dir = target.join("bench");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{}.json", self.scenario));

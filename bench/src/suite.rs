@@ -118,13 +118,20 @@ impl Suite {
         std::fs::write(dir.path().join("dapr.yaml"), run_file(&ports))?;
 
         let log = std::fs::File::create(dir.path().join("localdapr.log"))?;
-        let path = std::env::join_paths(
-            std::iter::once(bin_dir.clone())
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-        )?;
+        let path = std::env::join_paths(std::iter::once(bin_dir.clone()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))?;
         let spawned = Instant::now();
         let run = tokio::process::Command::new(bin_dir.join("localdapr"))
-            .args(["run", "-f", "dapr.yaml", "--data-dir", "data", "--metrics-port", "0"])
+            .args([
+                "run",
+                "-f",
+                "dapr.yaml",
+                "--data-dir",
+                "data",
+                "--metrics-port",
+                "0",
+            ])
             .args(&daprd_args)
             .current_dir(dir.path())
             .env("PATH", path)
@@ -213,7 +220,8 @@ impl Suite {
 
     /// The last lines `localdapr run` and the apps wrote.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("localdapr.log")).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.dir.path().join("localdapr.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
@@ -290,7 +298,8 @@ struct RealDapr {
 
 impl RealDapr {
     fn from_env() -> anyhow::Result<Self> {
-        let missing = "the real Dapr needs scripts/with-real-dapr.sh (TODO_DAPRD, TODO_TEST_POSTGRES_URL)";
+        let missing =
+            "the real Dapr needs scripts/with-real-dapr.sh (TODO_DAPRD, TODO_TEST_POSTGRES_URL)";
         Ok(Self {
             daprd: std::env::var_os("TODO_DAPRD").context(missing)?,
             postgres_url: std::env::var("TODO_TEST_POSTGRES_URL").context(missing)?,
@@ -307,7 +316,12 @@ pub fn real_dapr_available() -> bool {
 fn app_id(app: &str) -> &str {
     APPS.iter()
         .copied()
-        .find(|id| app == *id || app.strip_prefix(id).is_some_and(|rest| rest.starts_with('-')))
+        .find(|id| {
+            app == *id
+                || app
+                    .strip_prefix(id)
+                    .is_some_and(|rest| rest.starts_with('-'))
+        })
         .unwrap_or(app)
 }
 
@@ -339,11 +353,12 @@ fn write_components(repo: &Path, dir: &Path, secrets: &Path) -> anyhow::Result<(
     for entry in std::fs::read_dir(repo.join("dapr-components/local"))? {
         let path = entry?.path();
         if path.extension().is_some_and(|ext| ext == "yaml") {
-            let text = std::fs::read_to_string(&path)?.replace(
-                ".localdapr/secrets.json",
-                &secrets.display().to_string(),
-            );
-            std::fs::write(components.join(path.file_name().context("a file name")?), text)?;
+            let text = std::fs::read_to_string(&path)?
+                .replace(".localdapr/secrets.json", &secrets.display().to_string());
+            std::fs::write(
+                components.join(path.file_name().context("a file name")?),
+                text,
+            )?;
         }
     }
     Ok(())
@@ -357,11 +372,12 @@ fn set_audit_database(secrets: &Path, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The run file: each app instance on its port, logs at warn (as a loaded production would run).
+/// The run file: each app instance on its port, logs at warn (as a loaded production would run),
+/// and the gateway's per-address sign-up limit raised: every bench user signs up from 127.0.0.1.
 fn run_file(ports: &[(String, u16)]) -> String {
     let mut file = String::from(
         "version: 1\ncommon:\n  resourcesPath: ./components\n  env:\n    RUST_LOG: warn\n    \
-         TODO_LISTEN_HOST: \"127.0.0.1\"\napps:\n",
+         TODO_LISTEN_HOST: \"127.0.0.1\"\n    TODO_SIGN_UPS_PER_ADDRESS: \"100000\"\napps:\n",
     );
     for (app, port) in ports {
         let id = app_id(app);
@@ -388,7 +404,10 @@ mod tests {
         assert_eq!(app_id("sync-2"), "sync");
         assert_eq!(app_id("todo-api"), "todo-api");
         let file = run_file(&[("todo-api".into(), 7001), ("sync-2".into(), 7009)]);
-        assert!(file.contains("appID: todo-api\n    appPort: 7001"), "{file}");
+        assert!(
+            file.contains("appID: todo-api\n    appPort: 7001"),
+            "{file}"
+        );
         assert!(file.contains("appID: sync\n    appPort: 7009"), "{file}");
     }
 }

@@ -221,7 +221,7 @@ async fn history_entries(
                     user,
                     proto::ListTaskHistoryRequest {
                         task_id: task.id.clone(),
-                        page_size: 500,
+                        page_size: 200,
                         page_token: page_token.clone(),
                     },
                 ))

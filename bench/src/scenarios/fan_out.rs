@@ -166,7 +166,10 @@ async fn measure(
     let missed = (expected - delivery.len()) as f64;
     report.latencies(&format!("delivery_{watchers}"), &mut delivery);
     report.latencies(&format!("mutation_{watchers}"), &mut mutations);
-    report.figure(&format!("events_before_response_{watchers}"), f64::from(before_response));
+    report.figure(
+        &format!("events_before_response_{watchers}"),
+        f64::from(before_response),
+    );
     report.figure(&format!("missed_{watchers}"), missed);
     Ok(())
 }

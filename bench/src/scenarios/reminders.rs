@@ -106,8 +106,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
     let mut early = 0_u32;
     let mut shown: HashMap<String, u32> = HashMap::new();
     while shown.len() < count {
-        let Ok(Some((task, at))) = tokio::time::timeout_at(deadline, arrivals.recv()).await
-        else {
+        let Ok(Some((task, at))) = tokio::time::timeout_at(deadline, arrivals.recv()).await else {
             break;
         };
         let Some(remind) = due.get(&task) else {

@@ -65,7 +65,8 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
 
     for &size in &options.sizes {
         let authorization = suite.new_user(channel.clone()).await?;
-        let mut tasks = TaskServiceClient::with_interceptor(channel.clone(), Authorize(authorization));
+        let mut tasks =
+            TaskServiceClient::with_interceptor(channel.clone(), Authorize(authorization));
         let seeding = Instant::now();
         seed(&tasks, size).await?;
         eprintln!(
