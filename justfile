@@ -191,18 +191,26 @@ test-dapr: python-tools
     KAFKA_AUTO_CREATE_TOPICS=true scripts/with-real-dapr.sh \
         cargo test --locked --all-features -p localdapr --test conformance
 
-# Benchmarks (issue #12), in release: `just bench` runs every scenario (under 10 minutes) and
-# rewrites docs/benchmarks.md, keeping its history rows; `just bench api-mix --seconds 5` runs
-# one, with its knobs (`just bench help`, `just bench api-mix --help`). Each starts the suite as
-# `just up` does, in a temporary directory; figures print one per line and go to
-# <target dir>/bench/<scenario>.json. audit's ingest is also measured on PostgreSQL when
-# TODO_TEST_POSTGRES_URL is set, or under a throwaway server when PostgreSQL is installed.
+# Benchmarks (issue #12), in release: `just bench` runs every scenario and rewrites
+# docs/benchmarks.md, keeping its history rows; `just bench api-mix --seconds 5` runs one, with
+# its knobs (`just bench help`, `just bench api-mix --help`). Each starts the suite as `just up`
+# does, in a temporary directory; figures print one per line and go to
+# <target dir>/bench/<scenario>.json. With Go, Java and PostgreSQL's server on the machine (as
+# .ci/run installs them), it runs under scripts/with-real-dapr.sh: the API mix then also runs on
+# the real daprd, Kafka and PostgreSQL (`api-mix-daprd`), and audit's ingest on PostgreSQL too;
+# with PostgreSQL alone, under scripts/with-test-postgres.sh.
+# Runs the benchmarks: all of them and docs/benchmarks.md, or one (`just bench api-mix`).
 bench *args="all":
+    #!/usr/bin/env bash
+    set -euo pipefail
     cargo build --release --locked --bins
-    if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [ -z "${TODO_TEST_POSTGRES_URL:-}" ]; then \
-        scripts/with-test-postgres.sh "{{target_dir}}/release/bench" {{args}}; \
-    else \
-        "{{target_dir}}/release/bench" {{args}}; \
+    bench=("{{target_dir}}/release/bench" {{args}})
+    if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || [ -n "${TODO_TEST_POSTGRES_URL:-}" ]; then
+        exec "${bench[@]}"
+    elif command -v go >/dev/null && command -v java >/dev/null && command -v mvn >/dev/null; then
+        exec scripts/with-real-dapr.sh "${bench[@]}"
+    else
+        exec scripts/with-test-postgres.sh "${bench[@]}"
     fi
 
 # Installs the Node tools the checks use (buf), exactly as locked.
