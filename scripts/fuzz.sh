@@ -3,7 +3,7 @@
 # and gRPC-web on the gateway's port. Installs nothing: it needs the nightly toolchain and
 # cargo-fuzz (`cargo install --locked cargo-fuzz --version 0.13.1`; .ci/run installs it).
 #
-# Usage: scripts/fuzz.sh smoke [SECONDS_EACH]   every target for SECONDS_EACH (default 12): CI's run
+# Usage: scripts/fuzz.sh smoke [SECONDS_EACH]   every target for SECONDS_EACH (default 11): CI's run
 #        scripts/fuzz.sh run TARGET SECONDS     one target, for longer
 #        scripts/fuzz.sh list                   the targets
 # Builds go to TODO_FUZZ_TARGET_DIR (default ~/.cache/todo-suite/target-fuzz), the corpus each
@@ -40,14 +40,32 @@ run_target() { # TARGET SECONDS
         -- -max_total_time="$seconds" -timeout=10 -print_final_stats=1
 }
 
+smoke() { # SECONDS_EACH
+    local seconds=$1 bin_dir target
+    cargo +nightly fuzz build "${fuzz_flags[@]}"
+    # The binaries are run directly: `cargo fuzz run` would check the build twice per target.
+    bin_dir="$target_dir/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    for target in "${TARGETS[@]}"; do
+        mkdir -p "$corpus_root/$target" "fuzz/artifacts/$target"
+        if ! "$bin_dir/$target" -artifact_prefix="fuzz/artifacts/$target/" \
+            -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+            "$corpus_root/$target" "fuzz/seeds/$target" >"$log" 2>&1; then
+            tail -n 60 "$log"
+            echo "fuzz-smoke: $target failed; the input is in fuzz/artifacts/$target/ (replay:" \
+                "cargo +nightly fuzz run -s none $target fuzz/artifacts/$target/FILE)" >&2
+            return 1
+        fi
+        # libFuzzer logs every new input; the summary is enough here.
+        printf 'fuzz-smoke: %-12s %s\n' "$target" \
+            "$(grep -E '^(Done|stat::new_units_added|stat::peak_rss_mb)' "$log" | tr -s ' \n' ' ')"
+    done
+}
+
 case "${1:-}" in
 smoke)
-    seconds="${2:-12}"
-    cargo +nightly fuzz build "${fuzz_flags[@]}"
-    for target in "${TARGETS[@]}"; do
-        printf '\n--- fuzz-smoke: %s for %ss\n' "$target" "$seconds"
-        run_target "$target" "$seconds"
-    done
+    smoke "${2:-11}"
     ;;
 run)
     [ "$#" -eq 3 ] || usage
