@@ -195,11 +195,11 @@ test-dapr: python-tools
     KAFKA_AUTO_CREATE_TOPICS=true scripts/with-real-dapr.sh \
         cargo test --locked --all-features -p localdapr --test conformance
 
-# Runs every cargo-fuzz target of fuzz/ for SECONDS each (default 11; under 60 s in all): CI's
+# Runs every cargo-fuzz target of fuzz/ for SECONDS each (default 10; under 60 s in all): CI's
 # short run; fails on any crash, failed assertion or hang. Installs nothing: needs nightly and
 # cargo-fuzz (`cargo install --locked cargo-fuzz --version 0.13.1`). Builds outside the clone.
 # Fuzzes event decoding, RRULE parsing, page tokens and gRPC-web briefly (issue #12).
-fuzz-smoke seconds="11":
+fuzz-smoke seconds="10":
     scripts/fuzz.sh smoke {{seconds}}
 
 # Fuzzes one target (`scripts/fuzz.sh list`) for SECONDS, growing its corpus outside the clone.
