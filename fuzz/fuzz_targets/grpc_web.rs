@@ -8,7 +8,8 @@
 //!
 //! Input: byte 0 chooses the request (bits 0-1 the gRPC-web content type, bit 2 a body built
 //! from the rest versus the raw rest, bit 3 a non-gRPC content type, bit 4 an allowed origin),
-//! byte 1 is the `grpc-timeout` length; then the timeout, then the body (or the service name).
+//! byte 1 the length of the `grpc-timeout` value (modulo 12); then that value, then the body (or
+//! the service name).
 //!
 //! Asserts, beyond "no panic":
 //! - a gRPC-web request always gets HTTP 200, a gRPC-web content type of the encoding asked for,
