@@ -1,6 +1,7 @@
 //! The scenarios. To add one: a module with `Options` (clap `Args`) and
 //! `run(options) -> anyhow::Result<Report>`, and a variant here.
 
+mod sign_up_memory;
 mod user_size;
 mod watch_latency;
 
@@ -15,6 +16,8 @@ pub enum Scenario {
     WatchLatency(watch_latency::Options),
     /// CreateTask and ListTasks latency, one call at a time, for users of a given size.
     UserSize(user_size::Options),
+    /// Resident memory before, at the peak of and after a burst of sign-ups.
+    SignUpMemory(sign_up_memory::Options),
 }
 
 impl Scenario {
@@ -23,6 +26,7 @@ impl Scenario {
         match self {
             Self::WatchLatency(options) => watch_latency::run(options).await,
             Self::UserSize(options) => user_size::run(options).await,
+            Self::SignUpMemory(options) => sign_up_memory::run(options).await,
         }
     }
 }
