@@ -269,8 +269,8 @@ fn log_unreadable(key: &str, error: &StoreError) {
     tracing::error!(
         key,
         error = %error_chain(error),
-        "bucket is unreadable: listing without its tasks, refusing its writes; \
-         see README.md, \"Repairing an unreadable bucket\""
+        "bucket is unreadable: leaving its tasks out of listings and counts, refusing its \
+         writes; see README.md, \"Repairing an unreadable bucket\""
     );
 }
 
