@@ -102,7 +102,7 @@ const _: () = assert!(size_of::<Block>() == Block::SIZE && Block::SIZE == 128 * 
 #[allow(unsafe_code)]
 fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
     let is_aligned = bytes.as_ptr().align_offset(align_of::<Block>()) == 0;
-    if !is_aligned || bytes.len() % size_of::<Block>() != 0 {
+    if !is_aligned || !bytes.len().is_multiple_of(size_of::<Block>()) {
         return &mut [];
     }
     let count = bytes.len() / size_of::<Block>();
