@@ -125,9 +125,9 @@ impl Suite {
         let deadline = Instant::now() + START_DEADLINE;
         for app in APPS {
             let admin = self.ports[app].admin;
-            while !http_get(admin, "/readyz")
+            while http_get(admin, "/readyz")
                 .await
-                .is_some_and(|(status, _)| status == 200)
+                .is_none_or(|(status, _)| status != 200)
             {
                 if let Some(status) = self.runner.as_mut().unwrap().try_wait().unwrap() {
                     panic!(

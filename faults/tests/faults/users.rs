@@ -82,19 +82,17 @@ impl User {
             task_id: task_id.into(),
             expected_version: 0,
         };
-        let completed = self
-            .retry("CompleteTask", |mut tasks, user| {
-                let request = user.authorized(request.clone());
-                async move {
-                    match tasks.complete_task(request).await {
-                        // An attempt whose answer got lost completed it already.
-                        Err(status) if status.code() == Code::FailedPrecondition => Ok(None),
-                        other => other.map(Some),
-                    }
+        self.retry("CompleteTask", |mut tasks, user| {
+            let request = user.authorized(request.clone());
+            async move {
+                match tasks.complete_task(request).await {
+                    // An attempt whose answer got lost completed it already.
+                    Err(status) if status.code() == Code::FailedPrecondition => Ok(None),
+                    other => other.map(Some),
                 }
-            })
-            .await;
-        drop(completed);
+            }
+        })
+        .await;
     }
 
     /// Every task of the user.
