@@ -23,7 +23,7 @@ use crate::{
     SERIAL, inspect,
     suite::{Suite, elapsed},
     users::{User, timestamp_in},
-    wait::wait_until,
+    wait::{wait_for_state, wait_until},
 };
 
 const USERS: usize = 8;
@@ -116,12 +116,11 @@ async fn every_event_is_processed_once_after_kill_9_of_each_consumer_and_of_loca
     eprintln!("the users are done ({:.1}s)", elapsed(started));
 
     let (data_dir, audit_db) = (&suite.data_dir(), &suite.audit_db());
-    wait_until(
+    wait_for_state(
         "every event delivered, every reminder fired and 2,000 audit rows",
         SETTLE_DEADLINE,
-        || async move {
-            inspect::backlog(data_dir).is_settled() && inspect::audit_rows(audit_db) >= EVENTS
-        },
+        || async move { (inspect::backlog(data_dir), inspect::audit_rows(audit_db)) },
+        |(backlog, rows)| backlog.is_settled() && *rows >= EVENTS,
     )
     .await;
     eprintln!("settled ({:.1}s)", elapsed(started));

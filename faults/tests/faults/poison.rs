@@ -21,7 +21,7 @@ use crate::{
     SERIAL, inspect,
     suite::Suite,
     users::{User, timestamp_in},
-    wait::wait_until,
+    wait::wait_for_state,
 };
 
 /// The consumers of `task-events`.
@@ -91,13 +91,11 @@ async fn poison_events_go_to_the_dead_letter_topic_and_block_nothing_behind_them
     let events_behind = 4;
 
     let (data_dir, audit_db) = (&suite.data_dir(), &suite.audit_db());
-    wait_until(
+    wait_for_state(
         "the changes behind the poison processed by every consumer",
         PROCESSED_DEADLINE,
-        || async move {
-            inspect::backlog(data_dir).is_settled()
-                && inspect::audit_rows(audit_db) >= events_behind
-        },
+        || async move { (inspect::backlog(data_dir), inspect::audit_rows(audit_db)) },
+        |(backlog, rows)| backlog.is_settled() && *rows >= events_behind,
     )
     .await;
     let poisoned = u64::try_from(poison.len()).unwrap();

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use todo_proto::todo::v1::CreateTaskRequest;
 use tokio::time::Instant;
 
-use crate::{SERIAL, inspect, suite::Suite, users::User, wait::wait_until};
+use crate::{SERIAL, inspect, suite::Suite, users::User, wait::wait_for_state};
 
 const USERS: usize = 4;
 /// Creates per user in each measured phase (users call at once, one call in flight each).
@@ -16,9 +16,11 @@ const CREATES_PER_USER: usize = 60;
 /// Creates per user before measuring: connections, caches and the log's first pages.
 const WARM_UP_PER_USER: usize = 10;
 /// The stalled p99 may be this many times the running p99 ...
-const P99_FACTOR: u32 = 2;
-/// ... plus this much: the machine is shared, and a p99 of 240 calls is noisy.
-const P99_SLACK: Duration = Duration::from_millis(25);
+const P99_FACTOR: u32 = 3;
+/// ... plus this much: the machine is shared, and a p99 of 240 calls is noisy (2x + 25 ms
+/// failed once at load 12 on 2 cores). An API that waits on the stalled consumer blocks for
+/// good, far beyond either.
+const P99_SLACK: Duration = Duration::from_millis(50);
 /// How long audit may take to catch up once resumed.
 const CATCH_UP_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -51,12 +53,11 @@ async fn a_stalled_consumer_does_not_slow_the_api_and_catches_up() {
 
     let events = i64::try_from(USERS * (WARM_UP_PER_USER + 2 * CREATES_PER_USER)).unwrap();
     let (data_dir, audit_db) = (&suite.data_dir(), &suite.audit_db());
-    wait_until(
+    wait_for_state(
         "audit records every event once resumed",
         CATCH_UP_DEADLINE,
-        || async move {
-            inspect::backlog(data_dir).is_settled() && inspect::audit_rows(audit_db) >= events
-        },
+        || async move { (inspect::backlog(data_dir), inspect::audit_rows(audit_db)) },
+        |(backlog, rows)| backlog.is_settled() && *rows >= events,
     )
     .await;
     assert_eq!(inspect::audit_rows(audit_db), events, "audit rows");

@@ -22,3 +22,30 @@ where
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
+
+/// Polls `probe` until the state it reads satisfies `is_done`; panics once `deadline` passed,
+/// naming `description` and the last state read.
+pub async fn wait_for_state<S, F, Fut>(
+    description: &str,
+    deadline: Duration,
+    mut probe: F,
+    is_done: impl Fn(&S) -> bool,
+) -> S
+where
+    S: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let started = Instant::now();
+    loop {
+        let state = probe().await;
+        if is_done(&state) {
+            return state;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "not within {deadline:?}: {description}; last seen: {state:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
