@@ -28,6 +28,7 @@ COPY proto proto
 COPY libs libs
 COPY services services
 COPY bench bench
+COPY faults faults
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
@@ -41,6 +42,7 @@ COPY proto proto
 COPY libs libs
 COPY services services
 COPY bench bench
+COPY faults faults
 RUN cargo build --release --locked \
       --bin todo-api --bin gateway --bin recurring --bin notification --bin audit --bin sync \
  && mkdir -p /out \

@@ -1,5 +1,5 @@
-# Todo Suite tasks. `just --list` shows them; CI runs `just lint`, `just test` and `just test-dapr`
-# (see .ci/run).
+# Todo Suite tasks. `just --list` shows them; CI runs `just lint`, `just test`, `just fuzz-smoke`
+# and `just test-dapr` (see .ci/run).
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -78,18 +78,22 @@ down-minikube *args:
 build:
     cargo build --locked --bins
 
-# Formats the Rust code.
+# Formats the Rust code (the fuzz targets' workspace too).
 fmt:
     cargo fmt --all
+    cargo fmt --manifest-path fuzz/Cargo.toml
 
 # Runs every linter: rustfmt, clippy, rustdoc, buf lint and breaking, shellcheck, actionlint, and
 # the frontend's typecheck and generated-code check.
 lint: lint-rust lint-proto lint-scripts lint-frontend
 
-# Checks formatting, and runs clippy and rustdoc (broken doc links) with warnings as errors.
+# Checks formatting, and runs clippy and rustdoc (broken doc links) with warnings as errors; the
+# fuzz targets (a workspace of their own) get rustfmt and clippy too, on stable.
 lint-rust:
     cargo fmt --all --check
+    cargo fmt --check --manifest-path fuzz/Cargo.toml
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+    cargo clippy --all-targets --locked --manifest-path fuzz/Cargo.toml -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 
 # Lints proto/todo with buf (proto/dapr mirrors Dapr and is excluded) and checks for breaking changes.
@@ -191,10 +195,38 @@ test-dapr: python-tools
     KAFKA_AUTO_CREATE_TOPICS=true scripts/with-real-dapr.sh \
         cargo test --locked --all-features -p localdapr --test conformance
 
-# Runs an end-to-end benchmark in release on an in-process suite (localdapr, temp dir); prints one
-# line per figure and writes the JSON to <target dir>/bench/. Scenarios: `cargo run -p bench -- help`.
-bench scenario="watch-latency" *args="":
-    cargo run --release --locked -p bench -- {{scenario}} {{args}}
+# Runs every cargo-fuzz target of fuzz/ for SECONDS each (default 10; under 60 s in all): CI's
+# short run; fails on any crash, failed assertion or hang. Installs nothing: needs nightly and
+# cargo-fuzz (`cargo install --locked cargo-fuzz --version 0.13.1`). Builds outside the clone.
+# Fuzzes event decoding, RRULE parsing, page tokens and gRPC-web briefly (issue #12).
+fuzz-smoke seconds="10":
+    scripts/fuzz.sh smoke {{seconds}}
+
+# Fuzzes one target (`scripts/fuzz.sh list`) for SECONDS, growing its corpus outside the clone.
+fuzz target seconds="600":
+    scripts/fuzz.sh run {{target}} {{seconds}}
+
+# Benchmarks (issue #12), in release: `just bench` runs every scenario and rewrites
+# docs/benchmarks.md, keeping its history rows; `just bench api-mix --seconds 5` runs one, with
+# its knobs (`just bench help`, `just bench api-mix --help`). Each starts the suite as `just up`
+# does, in a temporary directory; figures print one per line and go to
+# <target dir>/bench/<scenario>.json. With Go, Java and PostgreSQL's server on the machine (as
+# .ci/run installs them), it runs under scripts/with-real-dapr.sh: the API mix then also runs on
+# the real daprd, Kafka and PostgreSQL (`api-mix-daprd`), and audit's ingest on PostgreSQL too;
+# with PostgreSQL alone, under scripts/with-test-postgres.sh.
+# Runs the benchmarks: all of them and docs/benchmarks.md, or one (`just bench api-mix`).
+bench *args="all":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --locked --bins
+    bench=("{{target_dir}}/release/bench" {{args}})
+    if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || [ -n "${TODO_TEST_POSTGRES_URL:-}" ]; then
+        exec "${bench[@]}"
+    elif command -v go >/dev/null && command -v java >/dev/null && command -v mvn >/dev/null; then
+        exec scripts/with-real-dapr.sh "${bench[@]}"
+    else
+        exec scripts/with-test-postgres.sh "${bench[@]}"
+    fi
 
 # Installs the Node tools the checks use (buf), exactly as locked.
 node-tools:

@@ -5,10 +5,12 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::Serialize;
 
+use crate::load::LoadResult;
+
 /// What a scenario measured.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// The scenario's name, e.g. `watch-latency`.
+    /// The scenario's name, e.g. `fan-out`.
     pub scenario: &'static str,
     /// What it did, e.g. changes and watches.
     pub parameters: serde_json::Value,
@@ -43,13 +45,30 @@ impl Report {
         });
     }
 
-    /// Adds `<name>_p50_ms`, `_p99_ms` and `_max_ms` of `samples`.
+    /// Adds `<name>_p50_ms`, `_p99_ms`, `_p999_ms` and `_max_ms` of `samples`.
     pub fn latencies(&mut self, name: &str, samples: &mut [Duration]) {
         samples.sort_unstable();
-        for (label, quantile) in [("p50", 0.50), ("p99", 0.99), ("max", 1.0)] {
+        for (label, quantile) in [("p50", 0.50), ("p99", 0.99), ("p999", 0.999), ("max", 1.0)] {
             let value = percentile(samples, quantile).map_or(f64::NAN, millis);
             self.figure(&format!("{name}_{label}_ms"), value);
         }
+    }
+
+    /// Adds `<name>_ops_per_s`, the baseline's, their ratio, the errors and the latencies of
+    /// every successful call of `load`.
+    pub fn throughput(&mut self, name: &str, load: &LoadResult, baseline: &LoadResult) {
+        let ops = load.ops_per_second();
+        let base = baseline.ops_per_second();
+        self.figure(&format!("{name}_ops_per_s"), ops);
+        self.figure(&format!("{name}_baseline_ops_per_s"), base);
+        self.figure(&format!("{name}_ratio_to_baseline"), ops / base);
+        #[allow(clippy::cast_precision_loss)]
+        self.figure(&format!("{name}_errors"), load.errors as f64);
+        for error in &load.first_errors {
+            eprintln!("{}: {name}: error: {error}", self.scenario);
+        }
+        self.latencies(name, &mut load.all_samples());
+        self.latencies(&format!("{name}_baseline"), &mut baseline.all_samples());
     }
 
     /// Prints one line per figure.
@@ -64,8 +83,12 @@ impl Report {
     /// # Errors
     /// When the directory or file cannot be written.
     pub fn write(&self) -> anyhow::Result<PathBuf> {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+        // The target directory: this executable is `<target dir>/<profile>/bench`.
+        let exe = std::env::current_exe()?;
+        let target = exe
+            .parent()
+            .and_then(std::path::Path::parent)
+            .map_or_else(|| PathBuf::from("target"), std::path::Path::to_path_buf);
         let dir = target.join("bench");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{}.json", self.scenario));

@@ -36,7 +36,7 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 const WARM_UP: Duration = Duration::from_secs(2);
 
 /// The scenario's knobs.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct Options {
     /// Calls in flight.
     #[arg(long, default_value_t = 64)]

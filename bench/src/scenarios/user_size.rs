@@ -14,13 +14,16 @@ use tokio::time::Instant;
 use tonic::{Request, Status, metadata::AsciiMetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::{report::Report, suite::Suite};
+use crate::{
+    report::Report,
+    suite::{Suite, SuiteOptions},
+};
 
 /// How many creates may be in flight while a user is filled up to its size.
 const SEED_CONCURRENCY: usize = 8;
 
 /// The scenario's knobs.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct Options {
     /// The user sizes (tasks held) to measure at, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1000,5000,10000")]
@@ -35,7 +38,7 @@ type Authorized =
 
 /// Adds the user's bearer token to every request.
 #[derive(Clone)]
-struct Authorize(AsciiMetadataValue);
+pub struct Authorize(pub AsciiMetadataValue);
 
 impl tonic::service::Interceptor for Authorize {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -48,7 +51,7 @@ impl tonic::service::Interceptor for Authorize {
 
 /// Runs the scenario.
 pub async fn run(options: Options) -> anyhow::Result<Report> {
-    let suite = Suite::start(0).await;
+    let suite = Suite::start(&SuiteOptions::default()).await?;
     let channel = suite.connect().await?;
     let mut health = HealthClient::new(channel.clone());
     let mut report = Report::new(
@@ -61,11 +64,9 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
     );
 
     for &size in &options.sizes {
-        let token = suite.new_user().await?;
-        let mut tasks = TaskServiceClient::with_interceptor(
-            channel.clone(),
-            Authorize(format!("Bearer {token}").parse()?),
-        );
+        let authorization = suite.new_user(channel.clone()).await?;
+        let mut tasks =
+            TaskServiceClient::with_interceptor(channel.clone(), Authorize(authorization));
         let seeding = Instant::now();
         seed(&tasks, size).await?;
         eprintln!(
@@ -105,6 +106,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         report.latencies(&format!("list_at_{size}"), &mut lists);
         report.latencies(&format!("create_at_{size}"), &mut creates);
     }
+    suite.stop().await?;
     Ok(report)
 }
 

@@ -145,6 +145,16 @@ pub fn reminder_due(
     }
 }
 
+/// The type of a delivered `event`, unless it is unset or one this build does not know: a
+/// consumer cannot tell what such an event changed, so it is poison (dead-lettered, to replay
+/// once the consumer knows the type), never guessed at.
+pub fn known_type(event: &TaskEvent) -> Option<TaskEventType> {
+    match TaskEventType::try_from(event.r#type) {
+        Ok(TaskEventType::Unspecified) | Err(_) => None,
+        Ok(known) => Some(known),
+    }
+}
+
 /// The task fields a history shows changes of, by their `Task` field names.
 pub const AUDITED_FIELDS: [&str; 9] = [
     "title",
@@ -211,6 +221,32 @@ mod tests {
 
     use super::*;
     use crate::{ids::TaskId, task};
+
+    #[test]
+    fn only_a_set_and_known_type_is_known() {
+        let cases = [
+            ("unset", TaskEventType::Unspecified as i32, None),
+            (
+                "created",
+                TaskEventType::Created as i32,
+                Some(TaskEventType::Created),
+            ),
+            (
+                "deleted",
+                TaskEventType::Deleted as i32,
+                Some(TaskEventType::Deleted),
+            ),
+            ("from a newer producer", 99, None),
+            ("negative", -1, None),
+        ];
+        for (case, r#type, known) in cases {
+            let event = TaskEvent {
+                r#type,
+                ..Default::default()
+            };
+            assert_eq!(known_type(&event), known, "case: {case}");
+        }
+    }
 
     fn utc(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -279,25 +279,13 @@ impl AppServer {
         if let Some(callback) = &self.callback {
             callback.clone().add_to(&mut routes);
         }
-        let mut grpc: Router = routes
-            .routes()
-            .prepare()
-            .into_axum_router()
-            .layer(crate::oversized_message::OversizedMessageLayer);
-        if self.grpc_web {
-            // Only on the gRPC routes: GrpcWebLayer answers 400 to plain HTTP requests.
-            grpc = grpc.layer(tonic_web::GrpcWebLayer::new());
-        }
-        let grpc = grpc
-            .layer(AppTokenLayer::new(self.app_token))
-            .layer(todo_telemetry::GrpcTelemetryLayer::new());
-        let mut app = match self.http_routes {
-            Some(http) => grpc_or_http(grpc, http),
-            None => grpc,
-        };
-        if let Some(cors) = self.cors {
-            app = app.layer(cors);
-        }
+        let app = app_router(
+            routes.routes(),
+            self.grpc_web,
+            self.app_token,
+            self.http_routes,
+            self.cors,
+        );
 
         let stop = CancellationToken::new();
         let mut servers = JoinSet::new();
@@ -377,6 +365,38 @@ impl AppServer {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Returns the app port's router as [`AppServer::run`] serves it: the gRPC `routes` behind the
+/// size-limit fix, gRPC-web when `grpc_web`, the app token check and the telemetry layer; beside
+/// `http_routes` (chosen by content type) when given; all behind `cors` when given. Public so
+/// tests and the fuzz targets (`fuzz/`) drive the exact stack without a socket.
+pub fn app_router(
+    routes: tonic::service::Routes,
+    grpc_web: bool,
+    app_token: Option<SecretString>,
+    http_routes: Option<Router>,
+    cors: Option<CorsLayer>,
+) -> Router {
+    let mut grpc: Router = routes
+        .prepare()
+        .into_axum_router()
+        .layer(crate::oversized_message::OversizedMessageLayer);
+    if grpc_web {
+        // Only on the gRPC routes: GrpcWebLayer answers 400 to plain HTTP requests.
+        grpc = grpc.layer(tonic_web::GrpcWebLayer::new());
+    }
+    let grpc = grpc
+        .layer(AppTokenLayer::new(app_token))
+        .layer(todo_telemetry::GrpcTelemetryLayer::new());
+    let mut app = match http_routes {
+        Some(http) => grpc_or_http(grpc, http),
+        None => grpc,
+    };
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    app
 }
 
 /// Sends gRPC and gRPC-web requests (by content type) to `grpc` and everything else to `http`,

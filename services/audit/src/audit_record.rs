@@ -2,8 +2,8 @@
 //! needs (ids, type, time) can never be recorded: it is poison, dropped to the dead-letter topic.
 
 use chrono::{DateTime, Utc};
-use todo_core::{EventId, TaskId, UserId, wire_time::timestamp_to_utc};
-use todo_proto::todo::v1::{ActorKind, TaskEvent, TaskEventType};
+use todo_core::{EventId, TaskId, UserId, events::known_type, wire_time::timestamp_to_utc};
+use todo_proto::todo::v1::{ActorKind, TaskEvent};
 
 /// A row of `audit_logs`.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,10 +59,9 @@ impl AuditRecord {
         let event_id = EventId::parse(&event.event_id).map_err(|_| field("event_id"))?;
         let task_id = TaskId::parse(&event.task_id).map_err(|_| field("task_id"))?;
         let user_id = UserId::parse(&event.user_id).map_err(|_| field("user_id"))?;
-        let event_type = match TaskEventType::try_from(event.r#type) {
-            Ok(TaskEventType::Unspecified) | Err(_) => return Err(field("type")),
-            Ok(event_type) => event_type.as_str_name(),
-        };
+        let event_type = known_type(event)
+            .ok_or_else(|| field("type"))?
+            .as_str_name();
         if event.version < 1 {
             return Err(field("version"));
         }
@@ -109,7 +108,7 @@ fn trace_id_of(trace_parent: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use todo_core::wire_time::utc_to_timestamp;
-    use todo_proto::todo::v1::{Actor, Task};
+    use todo_proto::todo::v1::{Actor, Task, TaskEventType};
 
     use super::*;
 

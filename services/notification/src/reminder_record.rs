@@ -159,8 +159,8 @@ impl ReminderRecord {
     /// Returns the record `event` implies, without a firing.
     ///
     /// # Errors
-    /// [`MalformedEvent`] for an event without a task or with invalid ids: it never becomes
-    /// processable.
+    /// [`MalformedEvent`] for an event of an unknown type, without a task or with invalid ids:
+    /// it never becomes processable.
     pub fn from_event(event: &proto::TaskEvent) -> Result<Self, MalformedEvent> {
         let malformed = |reason| MalformedEvent {
             event_id: event.event_id.clone(),
@@ -168,8 +168,9 @@ impl ReminderRecord {
         };
         let task_id = TaskId::parse(&event.task_id).map_err(|_| malformed("invalid task_id"))?;
         let user_id = UserId::parse(&event.user_id).map_err(|_| malformed("invalid user_id"))?;
+        let event_type = events::known_type(event).ok_or_else(|| malformed("unknown type"))?;
         let task = event.task.as_ref().ok_or_else(|| malformed("no task"))?;
-        let gone = event.r#type == TaskEventType::Deleted as i32 || is_completed(task);
+        let gone = event_type == TaskEventType::Deleted || is_completed(task);
         let reminder = if gone { None } else { active_reminder(task) };
         Ok(Self {
             task_id,
@@ -360,7 +361,16 @@ mod tests {
         no_task.task = None;
         let mut bad_id = event(TaskEventType::Created, 1, open_task(None));
         bad_id.task_id = "a||b".into();
-        for (case, event) in [("no task", no_task), ("bad task id", bad_id)] {
+        let mut unknown_type = event(TaskEventType::Created, 1, open_task(None));
+        unknown_type.r#type = 99;
+        let unset_type = event(TaskEventType::Unspecified, 1, open_task(None));
+        let cases = [
+            ("no task", no_task),
+            ("bad task id", bad_id),
+            ("unknown type", unknown_type),
+            ("unset type", unset_type),
+        ];
+        for (case, event) in cases {
             assert!(ReminderRecord::from_event(&event).is_err(), "case: {case}");
         }
     }

@@ -9,6 +9,14 @@ use tonic::{Code, Status};
 /// Why a completion did not lead to its next occurrence.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An event of no type, or of one this build does not know: what it changed is unknown.
+    #[error("event {event_id} has an unknown type ({event_type})")]
+    UnknownEventType {
+        /// The event.
+        event_id: String,
+        /// Its type's number.
+        event_type: i32,
+    },
     /// A completion event without the task snapshot it must carry.
     #[error("completion event {event_id} carries no task")]
     MissingTask {
@@ -24,6 +32,14 @@ pub enum Error {
         event_user: String,
         /// The task.
         task_id: String,
+    },
+    /// The event's user is not a user id: there is nobody to create the occurrence for.
+    #[error("event {event_id} names no valid user ({event_user:?})")]
+    InvalidUser {
+        /// The event.
+        event_id: String,
+        /// The user the event names.
+        event_user: String,
     },
     /// A completed task without a completion time or event time to count from.
     #[error("completion of task {task_id} has no completion time")]
@@ -114,8 +130,10 @@ impl From<Error> for HandlerError {
     fn from(error: Error) -> Self {
         match error {
             Error::TodoApiUnavailable { .. } => HandlerError::transient(error),
-            Error::MissingTask { .. }
+            Error::UnknownEventType { .. }
+            | Error::MissingTask { .. }
             | Error::UserMismatch { .. }
+            | Error::InvalidUser { .. }
             | Error::MissingCompletionTime { .. }
             | Error::UnreadableTask { .. }
             | Error::UnusableUser { .. }
@@ -137,6 +155,22 @@ mod tests {
     #[test]
     fn each_error_maps_to_retry_or_drop() {
         let cases = [
+            (
+                "unknown event type",
+                Error::UnknownEventType {
+                    event_id: "e".into(),
+                    event_type: 99,
+                },
+                EventOutcome::Drop,
+            ),
+            (
+                "invalid user",
+                Error::InvalidUser {
+                    event_id: "e".into(),
+                    event_user: "nobody".into(),
+                },
+                EventOutcome::Drop,
+            ),
             (
                 "missing task",
                 Error::MissingTask {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use dapr_kit::{DaprClient, HandlerError, TopicEvent};
-use todo_core::wire_time::timestamp_to_utc;
+use todo_core::{UserId, events::known_type, wire_time::timestamp_to_utc};
 use todo_proto::todo::v1::{
     Task, TaskEvent, TaskEventType, task_service_client::TaskServiceClient,
 };
@@ -37,10 +37,15 @@ impl Occurrences {
     }
 
     /// Creates the occurrence after the one `event` completed, if it is the completion of a
-    /// recurring task whose series goes on; every other event is acknowledged untouched.
+    /// recurring task whose series goes on; every other event of a known type is acknowledged
+    /// untouched.
     #[tracing::instrument(skip_all, fields(event_id = %event.event_id, task_id = %event.task_id, version = event.version))]
     async fn continue_series(&self, event: &TaskEvent) -> Result<(), Error> {
-        if event.r#type() != TaskEventType::Completed {
+        let event_type = known_type(event).ok_or_else(|| Error::UnknownEventType {
+            event_id: event.event_id.clone(),
+            event_type: event.r#type,
+        })?;
+        if event_type != TaskEventType::Completed {
             return Ok(());
         }
         let task = event.task.as_ref().ok_or_else(|| Error::MissingTask {
@@ -48,6 +53,12 @@ impl Occurrences {
         })?;
         if task.recurrence.is_none() {
             return Ok(());
+        }
+        if UserId::parse(&event.user_id).is_err() {
+            return Err(Error::InvalidUser {
+                event_id: event.event_id.clone(),
+                event_user: event.user_id.clone(),
+            });
         }
         if task.user_id != event.user_id {
             return Err(Error::UserMismatch {

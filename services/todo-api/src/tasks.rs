@@ -71,16 +71,22 @@ impl Tasks {
     ) -> Result<Task, Error> {
         let new = todo_core::NewTask::from_request(request, acting.user, Utc::now())?;
         let id = new.task_id();
+        // One read of all the buckets gives both the count and the first attempt's bucket.
+        let (bucket, task_count) = self.store.bucket_and_task_count(&acting.user, &id).await?;
         // A retry of an idempotent create answers with the task it made, even at the limit.
         if new.deterministic_id().is_some()
-            && let Some(existing) = self.store.bucket_of(&acting.user, &id).await?.find(&id)
+            && let Some(existing) = bucket.find(&id)
         {
             return Ok(existing.clone());
         }
         // Checked once, before the first attempt; concurrent creates can overshoot the limit by
         // their number, which is fine for a limit that protects memory, not money.
-        self.check_task_limit(&acting.user).await?;
-        self.change(acting, &id, |bucket, now| {
+        if task_count >= MAX_TASKS_PER_USER {
+            return Err(Error::TooManyTasks {
+                limit: MAX_TASKS_PER_USER,
+            });
+        }
+        self.change_from(acting, &id, Some(bucket), |bucket, now| {
             if let Some(existing) = bucket.find(&id) {
                 return Ok(Change::Unchanged(Box::new(existing.clone())));
             }
@@ -234,36 +240,37 @@ impl Tasks {
         .map(|_| ())
     }
 
-    async fn check_task_limit(&self, user: &UserId) -> Result<(), Error> {
-        // An unreadable bucket is not counted: its writes are refused, so it cannot grow.
-        let count: usize = self
-            .store
-            .readable_buckets(user)
-            .await?
-            .iter()
-            .map(|b| b.tasks.len())
-            .sum();
-        if count >= MAX_TASKS_PER_USER {
-            return Err(Error::TooManyTasks {
-                limit: MAX_TASKS_PER_USER,
-            });
-        }
-        Ok(())
-    }
-
     /// Reads the bucket of `id`, lets `decide` choose the change, and commits it; on an etag
     /// conflict, starts again from a fresh read.
     async fn change<D>(&self, acting: &Acting, id: &TaskId, decide: D) -> Result<Task, Error>
     where
         D: Fn(&Bucket, DateTime<Utc>) -> Result<Change, Error>,
     {
+        self.change_from(acting, id, None, decide).await
+    }
+
+    /// [`Self::change`], whose first attempt uses `first_read` when the caller has just read
+    /// the bucket.
+    async fn change_from<D>(
+        &self,
+        acting: &Acting,
+        id: &TaskId,
+        mut first_read: Option<Bucket>,
+        decide: D,
+    ) -> Result<Task, Error>
+    where
+        D: Fn(&Bucket, DateTime<Utc>) -> Result<Change, Error>,
+    {
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut bucket = self.store.bucket_of(&acting.user, id).await?;
+            let mut bucket = match first_read.take() {
+                Some(bucket) => bucket,
+                None => self.store.bucket_of(&acting.user, id).await?,
+            };
             let (event, answer) = match decide(&bucket, Utc::now())? {
                 Change::Unchanged(task) => return Ok(*task),
                 Change::Write { task, event } => {
                     match bucket.tasks.iter_mut().find(|t| t.id == task.id) {
-                        Some(slot) => *slot = (*task).clone(),
+                        Some(slot) => slot.clone_from(&task),
                         None => bucket.tasks.push((*task).clone()),
                     }
                     (*event, *task)
@@ -274,7 +281,7 @@ impl Tasks {
                     (*event, last)
                 }
             };
-            match self.store.commit(&bucket, &event).await {
+            match self.store.commit(bucket, &event).await {
                 Ok(()) => {
                     metrics::record_change(event.r#type(), attempt);
                     tracing::debug!(task_id = %id, version = event.version, attempt, "task changed");

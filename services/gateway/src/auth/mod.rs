@@ -20,6 +20,7 @@ mod accounts;
 mod api;
 mod client_address;
 mod credentials;
+mod mapped_argon2;
 mod passwords;
 mod refresh_tokens;
 mod sign_in_limiter;

@@ -1,19 +1,17 @@
 //! Password hashing: argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's
-//! baseline), off the async runtime in `spawn_blocking`, with a bounded number at a time so a
-//! burst of sign-ins cannot exhaust memory.
+//! baseline), off the async runtime in `spawn_blocking`, with a bounded number at a time (one
+//! per core) so a burst of sign-ins cannot exhaust memory. Each hash maps its 19 MiB and unmaps
+//! them when it ends ([`MappedArgon2`]), so the memory a burst used goes back to the OS.
 //!
 //! An unknown email is verified against a dummy hash made with the same parameters, so it takes
 //! as long as a wrong password and the two cannot be told apart by timing.
 
 use std::sync::Arc;
 
-use argon2::{
-    Argon2,
-    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
-};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::credentials::Password;
+use super::{credentials::Password, mapped_argon2::MappedArgon2};
 use crate::error::Error;
 
 /// What verifying a password found.
@@ -77,7 +75,7 @@ impl Passwords {
         let matches = run_blocking(move || {
             let _permit = permit;
             let parsed = PasswordHash::new(&hash).map_err(|e| Error::Hashing(e.to_string()))?;
-            Ok(Argon2::default()
+            Ok(MappedArgon2
                 .verify_password(password.expose(), &parsed)
                 .is_ok())
         })
@@ -106,7 +104,7 @@ impl Passwords {
 pub const MAX_PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn hash(password: &[u8]) -> Result<String, Error> {
-    Argon2::default()
+    MappedArgon2
         .hash_password(password)
         .map(|hash| hash.to_string())
         .map_err(|e| Error::Hashing(e.to_string()))
