@@ -16,6 +16,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
 use tokio_util::task::TaskTracker;
 
+#[cfg(feature = "testsuite")]
 pub(crate) use daprd::http_status;
 pub use daprd::{Daprd, DaprdError, DaprdOptions};
 pub use process::{AppProcess, Launch};
