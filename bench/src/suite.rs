@@ -101,6 +101,9 @@ impl Suite {
                 "--daprd-config".into(),
                 resources.join("config.yaml").into_os_string(),
             ];
+            if let Some(scheduler) = std::env::var_os("TODO_DAPR_SCHEDULER") {
+                daprd_args.extend(["--scheduler-host-address".into(), scheduler]);
+            }
         } else {
             if let Some(url) = &options.audit_database_url {
                 set_audit_database(&secrets, url)?;
@@ -133,6 +136,9 @@ impl Suite {
                 "0",
             ])
             .args(&daprd_args)
+            // `localdapr run` takes daprd from the environment too: only the real mode may.
+            .env_remove("TODO_DAPRD")
+            .env_remove("TODO_DAPR_SCHEDULER")
             .current_dir(dir.path())
             .env("PATH", path)
             .stdin(Stdio::null())
