@@ -69,6 +69,22 @@ impl Suite {
     /// When the directory cannot be prepared, `localdapr` cannot be started, or an app is not
     /// SERVING within the deadline.
     pub async fn start(options: &SuiteOptions) -> anyhow::Result<Self> {
+        // Ports are picked free and bound by the apps a moment later; on a busy machine another
+        // process may take one in between. Such a start is retried, and said so.
+        for attempt in 1.. {
+            match Self::start_once(options).await {
+                Err(error) if attempt < 3 => {
+                    eprintln!(
+                        "bench: the suite did not start (attempt {attempt}), retrying: {error:#}"
+                    );
+                }
+                started => return started,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn start_once(options: &SuiteOptions) -> anyhow::Result<Self> {
         let bin_dir = bin_dir()?;
         let dir = tempfile::Builder::new().prefix("todo-bench-").tempdir()?;
         let repo = repo_root();
@@ -228,8 +244,18 @@ impl Suite {
     pub fn log_tail(&self) -> String {
         let log =
             std::fs::read_to_string(self.dir.path().join("localdapr.log")).unwrap_or_default();
+        // Every error and warning, then the last lines.
         let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        let mut tail: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|line| {
+                line.contains("ERROR") || line.contains("WARN") || line.contains("level=fatal")
+            })
+            .collect();
+        tail.push("...");
+        tail.extend(&lines[lines.len().saturating_sub(20)..]);
+        tail.join("\n")
     }
 
     /// Every process of the suite: `localdapr` and each app it started, by name, with its pid.
