@@ -3,7 +3,7 @@
 //! calls at every moment, 70 % ListTasks (a page of 50), 10 % CreateTask, 10 % UpdateTask,
 //! 10 % CompleteTask. The baseline, measured in the same run right before each transport with
 //! the same client, connections and concurrency, is a bare tonic unary server
-//! ([`Echo`](crate::load::Echo)). Every suite process's memory is sampled during the mix.
+//! ([`crate::load::Echo`]). Every suite process's memory is sampled during the mix.
 
 use std::{sync::Arc, time::Duration};
 
