@@ -193,6 +193,9 @@ pub fn write(path: &Path, reports: &[Report], took: Duration) -> anyhow::Result<
     for report in reports {
         writeln!(doc, "### `{}`\n", report.scenario)?;
         writeln!(doc, "Parameters: `{}`\n", report.parameters)?;
+        for note in &report.notes {
+            writeln!(doc, "**Failed:** {note}\n")?;
+        }
         writeln!(doc, "| Figure | Value |\n|---|---|")?;
         for figure in &report.figures {
             writeln!(doc, "| {} | {:.3} |", figure.name, figure.value)?;

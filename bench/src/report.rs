@@ -16,6 +16,8 @@ pub struct Report {
     pub parameters: serde_json::Value,
     /// Named figures, in milliseconds unless the name says otherwise.
     pub figures: Vec<Figure>,
+    /// What went wrong in a part of the scenario that did not stop the rest.
+    pub notes: Vec<String>,
 }
 
 /// One figure.
@@ -34,7 +36,13 @@ impl Report {
             scenario,
             parameters,
             figures: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a note.
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
     }
 
     /// Adds a figure.

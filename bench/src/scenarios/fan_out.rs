@@ -65,9 +65,12 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         }),
     );
     for &watchers in &options.watchers {
-        measure(&suite, &options, watchers, &mut report)
-            .await
-            .with_context(|| format!("fan-out to {watchers} watchers"))?;
+        // A count that fails is reported as failed, with why; the others still run.
+        if let Err(error) = measure(&suite, &options, watchers, &mut report).await {
+            eprintln!("fan-out to {watchers} watchers FAILED: {error:#}");
+            report.figure(&format!("failed_{watchers}"), 1.0);
+            report.note(format!("{watchers} watchers: failed: {error:#}"));
+        }
     }
     suite.stop().await?;
     Ok(report)
@@ -97,7 +100,8 @@ async fn measure(
         let request = authorized(&users[watcher % user_count], proto::WatchTasksRequest {});
         let mut stream = SyncServiceClient::new(connections[watcher % connections.len()].clone())
             .watch_tasks(request)
-            .await?
+            .await
+            .with_context(|| format!("opening watch {watcher}"))?
             .into_inner();
         let opening = stream.message().await?.and_then(|m| m.item);
         anyhow::ensure!(
