@@ -45,6 +45,8 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a run may take to stop after one of its apps died (it drains, then stops the
 /// others with SIGTERM, each within its 10 s grace).
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// How many times a run that cannot bind a port is started.
+const BIND_ATTEMPTS: u32 = 5;
 
 /// The ports of one app.
 #[derive(Clone, Copy, Debug)]
@@ -98,8 +100,30 @@ impl Suite {
     }
 
     /// Starts `localdapr run` and waits until every app reports ready on its admin port.
+    ///
+    /// The ports are picked once and kept across restarts, so another process's socket (an
+    /// outgoing connection's ephemeral port, say) may hold one when a run starts again: a run
+    /// that stops because it cannot bind is started again, a few times, after a pause.
     pub async fn start(&mut self) {
         assert!(self.runner.is_none(), "a run is already up");
+        for attempt in 1..=BIND_ATTEMPTS {
+            match self.start_once().await {
+                Ok(()) => return,
+                Err(output)
+                    if attempt < BIND_ATTEMPTS
+                        && (output.contains("Address already in use")
+                            || output.contains("cannot bind")) =>
+                {
+                    eprintln!("a port of the run is taken (attempt {attempt}); starting again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(output) => panic!("{output}"),
+            }
+        }
+    }
+
+    /// One start: `Err` with what the run said when it stopped before every app was ready.
+    async fn start_once(&mut self) -> Result<(), String> {
         self.runs += 1;
         let log = fs::File::create(self.log_path()).unwrap();
         let runner = Command::new(binary("localdapr"))
@@ -130,10 +154,11 @@ impl Suite {
                 .is_none_or(|(status, _)| status != 200)
             {
                 if let Some(status) = self.runner.as_mut().unwrap().try_wait().unwrap() {
-                    panic!(
+                    self.runner = None;
+                    return Err(format!(
                         "localdapr run exited ({status}) before {app} was ready:\n{}",
                         self.output()
-                    );
+                    ));
                 }
                 assert!(
                     Instant::now() < deadline,
@@ -143,6 +168,7 @@ impl Suite {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
         }
+        Ok(())
     }
 
     /// Kills `app` with SIGKILL, then waits for the run to stop (it stops when an app exits)
