@@ -1,5 +1,5 @@
 //! The one place where the suite's servers accept TCP connections: every accepted socket gets
-//! `TCP_NODELAY`.
+//! `TCP_NODELAY`, and every HTTP/2 connection may carry [`MAX_CONCURRENT_STREAMS`] streams.
 //!
 //! gRPC over HTTP/2 writes a response as several small frames. With Nagle's algorithm on, the
 //! last small write waits for the peer's ACK, which the peer delays (about 40 ms on Linux): one
@@ -8,25 +8,35 @@
 //! server cannot forget it. Clients need nothing: tonic's `Endpoint` sets `TCP_NODELAY` by
 //! default, and the suite's own endpoints say so explicitly.
 //!
+//! hyper's servers allow 200 concurrent streams per HTTP/2 connection by default; Go's gRPC
+//! server (daprd) allows any number. A sidecar multiplexes every call of its app over one
+//! connection to each target instance, so one gateway's long-lived `WatchTasks` streams all share
+//! the connection from its sidecar to a sync instance: with hyper's default the 201st watch on it
+//! failed (issue 12, `just bench fan-out` at 1,000 watchers). [`serve`] raises the limit.
+//!
 //! - [`serve`]: serves an axum [`Router`] (the app port, the admin port, localdapr's sidecars).
 //! - [`incoming`]: the accepted connections as a stream, for tonic's `serve_with_incoming`.
 //! - [`AcceptedConnection`]: what [`serve`] learned about a connection, on each of its requests.
 
-use std::{
-    convert::Infallible,
-    future::{Future, Ready},
-    io,
-    net::SocketAddr,
-    task::{Context, Poll},
-};
+use std::{future::Future, io, net::SocketAddr, pin::pin};
 
 use axum::{
     Extension, Router,
-    extract::connect_info::ConnectInfo,
-    serve::{IncomingStream, ListenerExt as _, TapIo},
+    extract::{Request, connect_info::ConnectInfo},
+    serve::{Listener as _, ListenerExt as _, TapIo},
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
 };
 use tokio::net::{TcpListener, TcpStream};
-use tower::Layer as _;
+use tower::{Layer as _, ServiceExt as _};
+
+/// Concurrent streams an HTTP/2 connection to one of the suite's servers may carry: far above
+/// the watches one sidecar connection carries at the suite's sizes (1,000 watchers over 2 sync
+/// instances is 500), yet bounded, unlike Go's default.
+pub const MAX_CONCURRENT_STREAMS: u32 = 10_000;
 
 /// A listener whose accepted sockets have `TCP_NODELAY` set.
 pub type NoDelayListener = TapIo<TcpListener, fn(&mut TcpStream)>;
@@ -44,23 +54,55 @@ pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming 
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
 ///
-/// Every request carries axum's `ConnectInfo<SocketAddr>` (the TCP peer) and an
-/// [`AcceptedConnection`].
+/// HTTP/1.1 and HTTP/2 (with upgrades and HTTP/2 WebSockets, as `axum::serve`), at most
+/// [`MAX_CONCURRENT_STREAMS`] streams per HTTP/2 connection. Every request carries axum's
+/// `ConnectInfo<SocketAddr>` (the TCP peer) and an [`AcceptedConnection`].
 ///
 /// # Errors
-/// The I/O error that stopped the server.
+/// None today: accept errors are logged and retried, as `axum::serve` does; the `Result` keeps
+/// the signature of a server that can fail.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the one place that calls axum::serve, on a listener that sets TCP_NODELAY"
-    )]
-    axum::serve(no_delay(listener), MakeConnectionService { router })
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut listener = no_delay(listener);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // The CONNECT protocol carries HTTP/2 WebSockets.
+        .enable_connect_protocol();
+    let connections = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let connection = AcceptedConnection {
+            peer,
+            is_nodelay: stream.nodelay().unwrap_or(false),
+        };
+        let service = Extension(connection)
+            .layer(Extension(ConnectInfo(peer)).layer(router.clone()))
+            .map_request(|request: Request<hyper::body::Incoming>| {
+                request.map(axum::body::Body::new)
+            });
+        let served = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let served = connections.watch(served);
+        tokio::spawn(async move {
+            if let Err(error) = served.await {
+                tracing::trace!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    // No new connections; the open ones finish their requests, then close.
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// What [`serve`] learned about an accepted connection; each of its requests carries it as an
@@ -77,37 +119,6 @@ fn set_nodelay(stream: &mut TcpStream) {
     if let Err(error) = stream.set_nodelay(true) {
         // The connection still works, only slower; a socket that refuses this is already odd.
         tracing::warn!(%error, "cannot set TCP_NODELAY on an accepted connection");
-    }
-}
-
-/// Makes each connection's service: the router with the connection's extensions.
-#[derive(Clone)]
-struct MakeConnectionService {
-    router: Router,
-}
-
-type ConnectionService = axum::middleware::AddExtension<
-    axum::middleware::AddExtension<Router, ConnectInfo<SocketAddr>>,
-    AcceptedConnection,
->;
-
-impl tower::Service<IncomingStream<'_, NoDelayListener>> for MakeConnectionService {
-    type Response = ConnectionService;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, NoDelayListener>) -> Self::Future {
-        let peer = *stream.remote_addr();
-        let connection = AcceptedConnection {
-            peer,
-            is_nodelay: stream.io().nodelay().unwrap_or(false),
-        };
-        let service = Extension(ConnectInfo(peer)).layer(self.router.clone());
-        std::future::ready(Ok(Extension(connection).layer(service)))
     }
 }
 
@@ -164,5 +175,72 @@ mod tests {
         // Clients of the suite rely on this default (tonic 0.14 `Endpoint::new_uri`).
         let endpoint = tonic::transport::Endpoint::from_static("http://127.0.0.1:1");
         assert!(endpoint.get_tcp_nodelay());
+    }
+
+    #[tokio::test]
+    async fn one_http2_connection_carries_more_than_hypers_default_streams() {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+
+        use axum::{extract::State, routing::get};
+        use http_body_util::Empty;
+        use tokio_util::sync::CancellationToken;
+
+        /// hyper's default is 200: a stream beyond it waits for a slot, so with the default
+        /// the handler below would never see all of them at once.
+        const STREAMS: usize = 500;
+
+        #[derive(Clone, Default)]
+        struct Held {
+            entered: Arc<AtomicUsize>,
+            release: CancellationToken,
+        }
+        async fn hold(State(held): State<Held>) -> &'static str {
+            held.entered.fetch_add(1, Ordering::SeqCst);
+            held.release.cancelled().await;
+            "released"
+        }
+
+        let held = Held::default();
+        let router = Router::new()
+            .route("/hold", get(hold))
+            .with_state(held.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(serve(listener, router, stop.clone().cancelled_owned()));
+
+        let tcp = TcpStream::connect(address).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..STREAMS {
+            let mut sender = sender.clone();
+            let request = http::Request::get(format!("http://{address}/hold"))
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap();
+            calls.spawn(async move { sender.send_request(request).await.map(|r| r.status()) });
+        }
+
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while held.entered.load(Ordering::SeqCst) < STREAMS {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {STREAMS} streams reached the handler at once",
+                held.entered.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        held.release.cancel();
+        while let Some(status) = calls.join_next().await {
+            assert_eq!(status.unwrap().unwrap(), http::StatusCode::OK);
+        }
+        stop.cancel();
+        server.await.unwrap().unwrap();
     }
 }
