@@ -34,16 +34,23 @@ use self::{
 };
 
 /// The state table: one row per key of each store, values kept as the bytes written.
+///
+/// A rowid table with its key in a separate index, and the value last: a lookup then compares
+/// small index entries and reads the small columns without walking the value's overflow pages.
+/// In a `WITHOUT ROWID` table every key comparison on a row that overflows its page reads the
+/// whole row (SQLite's `sqlite3BtreeIndexMoveto`): a 10,000-task user's 16 buckets of about
+/// 100 KiB each cost several whole buckets per key looked up (issue 12, `perf` of
+/// `bench user-size`).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS state (
     store      TEXT    NOT NULL,
     key        TEXT    NOT NULL,
-    value      BLOB    NOT NULL,
     etag       TEXT    NOT NULL,
     expires_at INTEGER,
     updated_at INTEGER NOT NULL,
-    PRIMARY KEY (store, key)
-) WITHOUT ROWID;
+    value      BLOB    NOT NULL,
+    UNIQUE (store, key)
+);
 CREATE INDEX IF NOT EXISTS state_expiry ON state (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
@@ -51,8 +58,35 @@ CREATE INDEX IF NOT EXISTS state_expiry ON state (expires_at) WHERE expires_at I
 pub(crate) const MIGRATION: crate::db::Migration = crate::db::Migration {
     module: "state",
     schema: SCHEMA,
-    upgrade: None,
+    upgrade: Some(migrate),
 };
+
+/// Moves the rows of a `WITHOUT ROWID` state table (localdapr before issue 12) into a
+/// [`SCHEMA`] table, in one transaction; a no-op on a database that has one already.
+fn migrate(connection: &mut Connection, _now: i64) -> rusqlite::Result<()> {
+    let is_without_rowid = connection
+        .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'state'")?
+        .query_row([], |row| row.get::<_, String>(0))
+        .optional()?
+        .is_some_and(|sql| sql.to_ascii_uppercase().contains("WITHOUT ROWID"));
+    if !is_without_rowid {
+        return Ok(());
+    }
+    tracing::info!("moving the state table to its rowid form (once)");
+    let transaction = crate::db::atomic(connection)?;
+    // The expiry index would move along with a renamed table, keeping its name from SCHEMA.
+    transaction.execute_batch(
+        "DROP INDEX IF EXISTS state_expiry;
+         ALTER TABLE state RENAME TO state_without_rowid;",
+    )?;
+    transaction.execute_batch(SCHEMA)?;
+    transaction.execute_batch(
+        "INSERT INTO state (store, key, etag, expires_at, updated_at, value)
+             SELECT store, key, etag, expires_at, updated_at, value FROM state_without_rowid;
+         DROP TABLE state_without_rowid;",
+    )?;
+    transaction.commit()
+}
 
 /// Item metadata with the time to live.
 const TTL_IN_SECONDS: &str = "ttlInSeconds";
@@ -85,6 +119,22 @@ fn read_row(
         .optional()
 }
 
+/// The etag of `key` if it holds a live value; reads no value bytes.
+fn read_etag(
+    connection: &Connection,
+    store: &str,
+    key: &str,
+    now: i64,
+) -> rusqlite::Result<Option<String>> {
+    connection
+        .prepare_cached(
+            "SELECT etag FROM state
+             WHERE store = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        )?
+        .query_row(params![store, key, now], |row| row.get(0))
+        .optional()
+}
+
 fn ttl_expiry(metadata: &HashMap<String, String>, now: i64) -> Result<Option<i64>, StateError> {
     let Some(value) = metadata
         .iter()
@@ -102,7 +152,7 @@ fn ttl_expiry(metadata: &HashMap<String, String>, now: i64) -> Result<Option<i64
 
 fn check_etag(
     key: &str,
-    current: Option<&Row>,
+    current: Option<&str>,
     etag: Option<&common::Etag>,
 ) -> Result<(), StateError> {
     let Some(etag) = etag.map(|e| e.value.as_str()).filter(|e| !e.is_empty()) else {
@@ -115,7 +165,7 @@ fn check_etag(
         });
     }
     match current {
-        Some(row) if row.etag == etag => Ok(()),
+        Some(current) if current == etag => Ok(()),
         _ => Err(StateError::EtagMismatch(key.to_string())),
     }
 }
@@ -132,8 +182,8 @@ fn upsert(
     item: &common::StateItem,
     now: i64,
 ) -> Result<(), StateError> {
-    let current = read_row(tx, store, key, now)?;
-    check_etag(key, current.as_ref(), item.etag.as_ref())?;
+    let current = read_etag(tx, store, key, now)?;
+    check_etag(key, current.as_deref(), item.etag.as_ref())?;
     let has_etag = item.etag.as_ref().is_some_and(|e| !e.value.is_empty());
     if !has_etag && is_first_write(item.options.as_ref()) && current.is_some() {
         // state.sqlite inserts without overwriting and reports a taken key as an etag
@@ -156,8 +206,8 @@ fn delete(
     etag: Option<&common::Etag>,
     now: i64,
 ) -> Result<(), StateError> {
-    let current = read_row(tx, store, key, now)?;
-    check_etag(key, current.as_ref(), etag)?;
+    let current = read_etag(tx, store, key, now)?;
+    check_etag(key, current.as_deref(), etag)?;
     tx.prepare_cached("DELETE FROM state WHERE store = ?1 AND key = ?2")?
         .execute(params![store, key])?;
     Ok(())
@@ -490,4 +540,105 @@ pub(crate) fn spawn_expiry_cleanup(runtime: &Arc<Runtime>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state table of localdapr before issue 12.
+    const WITHOUT_ROWID_SCHEMA: &str = "
+        CREATE TABLE state (
+            store      TEXT    NOT NULL,
+            key        TEXT    NOT NULL,
+            value      BLOB    NOT NULL,
+            etag       TEXT    NOT NULL,
+            expires_at INTEGER,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (store, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX state_expiry ON state (expires_at) WHERE expires_at IS NOT NULL;";
+
+    fn table_sql(connection: &Connection, name: &str) -> Option<String> {
+        connection
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .unwrap()
+    }
+
+    fn indexes(connection: &Connection) -> Vec<String> {
+        connection
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'state'
+                 ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_without_rowid_state_table_moves_to_the_rowid_schema_with_its_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(WITHOUT_ROWID_SCHEMA).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO state (store, key, value, etag, expires_at, updated_at)
+                 VALUES ('s', 'a', x'0102', 'etag-a', NULL, 1), ('s', 'b', x'03', 'etag-b', 99, 2)",
+            )
+            .unwrap();
+
+        // Twice: as every open does; the second is a no-op.
+        for _ in 0..2 {
+            connection.execute_batch(SCHEMA).unwrap();
+            migrate(&mut connection, 0).unwrap();
+
+            let sql = table_sql(&connection, "state").unwrap();
+            assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+            assert_eq!(table_sql(&connection, "state_without_rowid"), None);
+            let indexes = indexes(&connection);
+            assert!(indexes.contains(&"state_expiry".to_string()), "{indexes:?}");
+            assert_eq!(
+                indexes.len(),
+                2,
+                "the key's index and the expiry index: {indexes:?}"
+            );
+
+            let a = read_row(&connection, "s", "a", 50).unwrap().unwrap();
+            assert_eq!(
+                (a.value, a.etag, a.expires_at),
+                (vec![1, 2], "etag-a".into(), None)
+            );
+            let b = read_row(&connection, "s", "b", 50).unwrap().unwrap();
+            assert_eq!(
+                (b.value, b.etag, b.expires_at),
+                (vec![3], "etag-b".into(), Some(99))
+            );
+            assert!(
+                read_row(&connection, "s", "b", 100).unwrap().is_none(),
+                "expired"
+            );
+            assert_eq!(
+                read_etag(&connection, "s", "a", 50).unwrap().as_deref(),
+                Some("etag-a")
+            );
+            assert_eq!(read_etag(&connection, "s", "b", 100).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_new_database_is_left_as_created() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        let before = table_sql(&connection, "state");
+        migrate(&mut connection, 0).unwrap();
+        assert_eq!(table_sql(&connection, "state"), before);
+        assert_eq!(indexes(&connection).len(), 2);
+    }
 }
