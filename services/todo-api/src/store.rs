@@ -7,8 +7,9 @@
 //! `TaskEvent` as JSON, which Dapr publishes to `task-events` atomically with the write.
 //!
 //! A create reads all the user's buckets in one `GetBulkState` (the per-user limit needs the
-//! count) and decodes only the bucket it writes: the others are only counted, by reading each
-//! task as opaque bytes ([`TaskBucketEntries`]), which costs a small fraction of decoding it.
+//! count) and decodes only the bucket it writes: the others are only counted, by walking their
+//! wire format and skipping each task's bytes ([`count_tasks`]), which costs a small fraction of
+//! decoding them.
 //!
 //! A bucket that no longer decodes (written by something else, or damaged) is never overwritten:
 //! its bytes may still hold tasks an operator can recover. Listings leave it out, loudly (an
@@ -16,7 +17,6 @@
 //! tasks stay readable; reads and writes of a task in it fail with [`StoreError::Corrupt`].
 //! README.md, "Repairing an unreadable bucket", says how to recover.
 
-use bytes::Bytes;
 use dapr_kit::{DaprClient, DaprError, Etag, StateOperation, client::BulkStateEntry};
 use prost::Message;
 use todo_core::{
@@ -37,16 +37,6 @@ struct TaskBucket {
     /// The tasks of this slice, in insertion order.
     #[prost(message, repeated, tag = "1")]
     tasks: Vec<Task>,
-}
-
-/// The stored form of a bucket read without decoding its tasks: the same bytes as a
-/// [`TaskBucket`] (a message and bytes share one wire type), each task left as a slice of the
-/// value read, so counting them allocates nothing per task.
-#[derive(Clone, PartialEq, Message)]
-struct TaskBucketEntries {
-    /// Each task's encoded bytes.
-    #[prost(bytes = "bytes", repeated, tag = "1")]
-    tasks: Vec<Bytes>,
 }
 
 /// Why the store failed.
@@ -200,7 +190,7 @@ impl TaskStore {
                 continue;
             }
             let Some(value) = entry.value else { continue };
-            match count_tasks(&entry.key, value) {
+            match count_tasks(&entry.key, &value) {
                 Ok(tasks) => count += tasks,
                 Err(error) => log_unreadable(&entry.key, &error),
             }
@@ -256,11 +246,27 @@ impl Bucket {
     }
 }
 
-/// Counts the tasks of a stored bucket without decoding them.
-fn count_tasks(key: &str, value: Vec<u8>) -> Result<usize, StoreError> {
-    TaskBucketEntries::decode(Bytes::from(value))
-        .map(|bucket| bucket.tasks.len())
-        .map_err(|source| corrupt(key, source))
+/// Counts the tasks of a stored bucket without decoding them: walks the `TaskBucket` wire format,
+/// skipping each field's bytes, and allocates nothing (at 10,000 tasks a create counts 15
+/// buckets of about 600 tasks).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for bytes that are not a `TaskBucket`, as decoding would say.
+fn count_tasks(key: &str, mut value: &[u8]) -> Result<usize, StoreError> {
+    use prost::encoding::{DecodeContext, WireType, check_wire_type, decode_key, skip_field};
+
+    let mut count = 0;
+    while !value.is_empty() {
+        let (tag, wire_type) = decode_key(&mut value).map_err(|source| corrupt(key, source))?;
+        if tag == 1 {
+            check_wire_type(WireType::LengthDelimited, wire_type)
+                .map_err(|source| corrupt(key, source))?;
+            count += 1;
+        }
+        skip_field(wire_type, tag, &mut value, DecodeContext::default())
+            .map_err(|source| corrupt(key, source))?;
+    }
+    Ok(count)
 }
 
 /// Reports a bucket left out of a listing or a count: no error reaches error.rs, so it is
@@ -324,12 +330,12 @@ mod tests {
                 tasks: (0..size).map(task).collect(),
             }
             .encode_to_vec();
-            let count = count_tasks("k", bytes.clone()).unwrap();
+            let count = count_tasks("k", &bytes).unwrap();
             assert_eq!(count, decode("k", &bytes).unwrap().len(), "size {size}");
             assert_eq!(count, usize::try_from(size).unwrap(), "size {size}");
         }
         assert!(matches!(
-            count_tasks("k", b"\xff\xff".to_vec()),
+            count_tasks("k", b"\xff\xff"),
             Err(StoreError::Corrupt { .. })
         ));
     }
