@@ -36,6 +36,10 @@ use crate::db::{DbError, now_millis};
 
 /// Deliveries one group runs at once (distinct keys, or unkeyed messages).
 const MAX_IN_FLIGHT_PER_GROUP: usize = 32;
+const _: () = assert!(
+    MAX_IN_FLIGHT_PER_GROUP <= log::MAX_DUE,
+    "one due call fills a group"
+);
 /// How often an idle worker re-checks for an available instance, in case a wake-up was missed.
 const MEMBER_RECHECK: Duration = Duration::from_millis(250);
 /// The longest a worker sleeps without looking at the log: a wake-up that never came (a

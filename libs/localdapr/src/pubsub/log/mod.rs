@@ -29,13 +29,20 @@ pub(crate) use schema::{SCHEMA, migrate};
 /// time, which keeps messages that were never retried in log order). It reads heads from
 /// `pubsub_pending_due` in index order, so `LIMIT` ends the scan: a wake-up costs about the
 /// rows it returns, not every pending row of the group.
+///
+/// The `LIMIT` is [`MAX_DUE`] written out, not a parameter: SQLite plans with a bound `LIMIT`'s
+/// value, so it prepared the statement again on every call (most of what `due` cost in a
+/// profile of `just bench user-size`); [`due`] stops reading at its own, smaller limit.
 const DUE_SQL: &str = "
 SELECT p.seq, p.attempts, m.published_at, m.pubsub, m.topic, m.partition_key,
        m.payload, m.metadata
 FROM pubsub_pending p JOIN pubsub_messages m ON m.seq = p.seq
 WHERE p.group_id = ?1 AND p.is_head = 1 AND p.next_attempt_at <= ?2
   AND p.seq NOT IN (SELECT value FROM json_each(?3))
-ORDER BY p.next_attempt_at, p.seq LIMIT ?4";
+ORDER BY p.next_attempt_at, p.seq LIMIT 32";
+
+/// The most messages one [`due`] call returns: the `LIMIT` of [`DUE_SQL`].
+pub const MAX_DUE: usize = 32;
 
 /// When a group's next retry falls due: one seek in `pubsub_pending_due`.
 const NEXT_DUE_SQL: &str = "
@@ -139,10 +146,10 @@ pub struct DueMessages {
     pub next_due_at: Option<i64>,
 }
 
-/// Up to `limit` messages of `group_id` due at `now`, earliest due first, skipping those in
-/// `in_flight`. A keyed message is due only when it is the oldest pending one of its key (its
-/// head), so a key is delivered one message at a time, in order, and a message being retried
-/// holds back the rest of its key.
+/// Up to `limit` (at most [`MAX_DUE`]) messages of `group_id` due at `now`, earliest due first,
+/// skipping those in `in_flight`. A keyed message is due only when it is the oldest pending one
+/// of its key (its head), so a key is delivered one message at a time, in order, and a message
+/// being retried holds back the rest of its key.
 pub fn due(
     connection: &Connection,
     group_id: i64,
@@ -151,10 +158,9 @@ pub fn due(
     limit: usize,
 ) -> rusqlite::Result<DueMessages> {
     let in_flight = serde_json::to_string(in_flight).unwrap_or_else(|_| "[]".into());
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut statement = connection.prepare_cached(DUE_SQL)?;
     let messages = statement
-        .query_map(params![group_id, now, in_flight, limit], |row| {
+        .query_map(params![group_id, now, in_flight], |row| {
             let metadata: String = row.get(7)?;
             Ok(PendingMessage {
                 seq: row.get(0)?,
@@ -169,6 +175,7 @@ pub fn due(
                 },
             })
         })?
+        .take(limit)
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next_due_at = connection
         .prepare_cached(NEXT_DUE_SQL)?
@@ -290,6 +297,30 @@ mod tests {
     }
 
     #[test]
+    fn due_answers_at_most_its_limit_and_prepares_its_query_once() {
+        assert!(DUE_SQL.ends_with(&format!("LIMIT {MAX_DUE}")));
+        let mut connection = open();
+        let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 0).unwrap();
+        for n in 0..MAX_DUE + 5 {
+            publish(&mut connection, &message("t", None, &n.to_string()));
+        }
+        for (now, limit, expected) in [(10, 3, 3), (11, 100, MAX_DUE), (12, 0, 0), (13, 7, 7)] {
+            let due = due(&connection, group, now, &[1, 2], limit).unwrap();
+            assert_eq!(due.messages.len(), expected, "limit {limit}");
+            assert!(
+                due.messages.iter().all(|m| m.seq > 2),
+                "in flight are skipped"
+            );
+        }
+        // A bound LIMIT made SQLite prepare the statement again for every new value.
+        let statement = connection.prepare_cached(DUE_SQL).unwrap();
+        assert_eq!(
+            statement.get_status(rusqlite::StatementStatus::RePrepare),
+            0
+        );
+    }
+
+    #[test]
     fn only_the_oldest_message_of_a_key_is_due() {
         let mut connection = open();
         let group = ensure_group(&mut connection, "pubsub", "t", "a", false, 0).unwrap();
@@ -365,7 +396,7 @@ mod tests {
             (
                 "due",
                 DUE_SQL,
-                4,
+                3,
                 "INDEX pubsub_pending_due (group_id=? AND next_attempt_at<?)",
             ),
             (
