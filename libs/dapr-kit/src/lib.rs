@@ -18,8 +18,8 @@
 //! - [`sidecar_watch`]: the app runner's watch on the sidecar — not ready while it is gone,
 //!   exit when it stays gone.
 //! - [`metrics`]: event and job handling metrics.
-//! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY` and room for
-//!   10,000 concurrent HTTP/2 streams.
+//! - [`net`]: the one place servers accept connections, each with `TCP_NODELAY`, room for
+//!   10,000 concurrent HTTP/2 streams and frames of up to 1 MiB.
 //! - [`DaprError`]: a failed sidecar call; [`unavailable_or_internal`] is how every service
 //!   answers a client whose request failed on one (`Unavailable` when retrying may help).
 //! - [`oversized_message`]: a request over the size limit answers `RESOURCE_EXHAUSTED`.

@@ -87,6 +87,7 @@ impl AppInstanceHandle {
             Endpoint::from_shared(format!("http://{address}")).map(|e| {
                 e.connect_timeout(Duration::from_secs(2))
                     .tcp_nodelay(true)
+                    .max_frame_size(dapr_kit::net::MAX_FRAME_SIZE)
                     .connect_lazy()
             })
         });

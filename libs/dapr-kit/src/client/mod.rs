@@ -126,6 +126,7 @@ impl DaprClient {
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.call_timeout)
             .tcp_nodelay(true)
+            .max_frame_size(crate::net::MAX_FRAME_SIZE)
             .connect_lazy();
         let api_token = config
             .api_token
