@@ -6,7 +6,7 @@
 #   run_pid         set it to the `localdapr run` it starts: on exit it gets SIGTERM (drain);
 #   fail MESSAGE    says what failed, shows the tail of every *.log in the scratch directory,
 #                   and exits 1;
-#   free_port       a free TCP port on 127.0.0.1;
+#   free_port       a free TCP port on 127.0.0.1, never one it gave before in this run;
 #   scratch_components SECRETS_FILE
 #                   the repository's components in $scratch/components, with the secret store
 #                   reading SECRETS_FILE, written with fresh random keys. Under
@@ -56,7 +56,31 @@ fail() {
     exit 1
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Each call binds and releases its own socket, so two calls could get the same port (a run file
+# with one port twice, seen in CI): the ports handed out are kept in $scratch and never repeated.
+free_port() {
+    python3 - "$scratch/ports-given" <<'PY'
+import socket, sys
+
+path = sys.argv[1]
+try:
+    with open(path) as given_file:
+        given = set(given_file.read().split())
+except FileNotFoundError:
+    given = set()
+held = []  # bound until the end, so each try gets a port the others do not hold
+while True:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    held.append(sock)
+    port = str(sock.getsockname()[1])
+    if port not in given:
+        break
+with open(path, "a") as given_file:
+    given_file.write(port + "\n")
+print(port)
+PY
+}
 
 wait_serving() {
     local seconds=$1
